@@ -1,0 +1,196 @@
+"""DynamoDB single-table persistence: one app item updated only by conditional writes, history, look-ups.
+
+Items (pk / sk):
+- `APP#<app>` / `STATE`: the app state as JSON, its `revision`, and `in_flight` (a sparse GSI key)
+  while a deployment, a queued artifact or pending effects need the watchdog.
+- `APP#<app>` / `HIST#<revision>`: one history record per accepted event, ordered by revision.
+- `ENV#<environment>` / `LOOKUP` and `ALARM#<alarm>` / `LOOKUP`: O(1) resolution to the app.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bluegreen.errors import Conflict
+from bluegreen.models import AppState, HistoryRecord
+
+if TYPE_CHECKING:
+    from bluegreen.settings import Settings
+
+STATE_SK = "STATE"
+LOOKUP_SK = "LOOKUP"
+IN_FLIGHT_INDEX = "InFlight"
+
+
+def app_key(app: str) -> dict[str, Any]:
+    return {"pk": {"S": f"APP#{app}"}, "sk": {"S": STATE_SK}}
+
+
+class Store(Protocol):
+    def load(self, app: str) -> AppState | None: ...
+    def app_for_environment(self, environment: str) -> str | None: ...
+    def app_for_alarm(self, alarm: str) -> str | None: ...
+    def commit(
+        self, previous_revision: int, state: AppState, history: HistoryRecord | None = None
+    ) -> None: ...
+    def register(self, previous: AppState | None, state: AppState, history: HistoryRecord) -> None: ...
+    def history(self, app: str, limit: int = 20) -> list[HistoryRecord]: ...
+    def apps_needing_watch(self) -> list[str]: ...
+
+
+def needs_watch(state: AppState) -> bool:
+    return state.in_flight is not None or state.queued is not None or state.pending is not None
+
+
+class DynamoStore:
+    """The one Store implementation. Every write of the app item is conditional on its revision."""
+
+    def __init__(self, settings: Settings, client: Any = None) -> None:
+        self.table = settings.table
+        self.history_ttl_seconds = settings.history_ttl_days * 86400
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from bluegreen.aws.clients import client
+
+            self._client = client("dynamodb")
+        return self._client
+
+    # ------------------------------------------------------------------ reads
+    def load(self, app: str) -> AppState | None:
+        item = self.client.get_item(TableName=self.table, Key=app_key(app), ConsistentRead=True).get("Item")
+        if item is None:
+            return None
+        return AppState.model_validate_json(item["state"]["S"])
+
+    def _lookup(self, kind: str, name: str) -> str | None:
+        key = {"pk": {"S": f"{kind}#{name}"}, "sk": {"S": LOOKUP_SK}}
+        item = self.client.get_item(TableName=self.table, Key=key).get("Item")
+        return item["app"]["S"] if item else None
+
+    def app_for_environment(self, environment: str) -> str | None:
+        return self._lookup("ENV", environment)
+
+    def app_for_alarm(self, alarm: str) -> str | None:
+        return self._lookup("ALARM", alarm)
+
+    def history(self, app: str, limit: int = 20) -> list[HistoryRecord]:
+        response = self.client.query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :hist)",
+            ExpressionAttributeValues={":pk": {"S": f"APP#{app}"}, ":hist": {"S": "HIST#"}},
+            ScanIndexForward=False,
+            Limit=max(limit, 1),
+            ConsistentRead=True,
+        )
+        records = [
+            HistoryRecord.model_validate_json(item["record"]["S"]) for item in response.get("Items", [])
+        ]
+        return list(reversed(records))[-limit:] if limit else []
+
+    def apps_needing_watch(self) -> list[str]:
+        """Apps with a deployment in flight, a queued artifact or pending effects: never a scan."""
+        apps: list[str] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": IN_FLIGHT_INDEX,
+            "KeyConditionExpression": "in_flight = :yes",
+            "ExpressionAttributeValues": {":yes": {"S": "1"}},
+        }
+        while True:
+            response = self.client.query(**kwargs)
+            apps.extend(item["pk"]["S"].removeprefix("APP#") for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return apps
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    # ------------------------------------------------------------------ writes
+    def _state_item(self, state: AppState) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            **app_key(state.app),
+            "app": {"S": state.app},
+            "revision": {"N": str(state.revision)},
+            "state": {"S": state.model_dump_json()},
+        }
+        if needs_watch(state):
+            item["in_flight"] = {"S": "1"}
+        return item
+
+    def _history_item(self, record: HistoryRecord) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "pk": {"S": f"APP#{record.app}"},
+            "sk": {"S": f"HIST#{record.revision:012d}"},
+            "record": {"S": record.model_dump_json()},
+        }
+        if self.history_ttl_seconds:
+            item["expires_at"] = {"N": str(int(time.time()) + self.history_ttl_seconds)}
+        return item
+
+    @staticmethod
+    def _revision_condition(previous_revision: int) -> dict[str, Any]:
+        if previous_revision == 0:
+            return {"ConditionExpression": "attribute_not_exists(pk)"}
+        return {
+            "ConditionExpression": "revision = :previous",
+            "ExpressionAttributeValues": {":previous": {"N": str(previous_revision)}},
+        }
+
+    def commit(self, previous_revision: int, state: AppState, history: HistoryRecord | None = None) -> None:
+        put = {
+            "TableName": self.table,
+            "Item": self._state_item(state),
+            **self._revision_condition(previous_revision),
+        }
+        if history is None:
+            self._guarded(lambda: self.client.put_item(**put))
+            return
+        items = [{"Put": put}, {"Put": {"TableName": self.table, "Item": self._history_item(history)}}]
+        self._guarded(lambda: self.client.transact_write_items(TransactItems=items))
+
+    def register(self, previous: AppState | None, state: AppState, history: HistoryRecord) -> None:
+        """Write the app with its look-ups in one transaction; drop look-ups it no longer owns."""
+        previous_revision = previous.revision if previous else 0
+        put = {
+            "TableName": self.table,
+            "Item": self._state_item(state),
+            **self._revision_condition(previous_revision),
+        }
+        items: list[dict[str, Any]] = [
+            {"Put": put},
+            {"Put": {"TableName": self.table, "Item": self._history_item(history)}},
+        ]
+        wanted = {f"ENV#{e}" for e in state.config.environments} | {f"ALARM#{a}" for a in state.config.alarms}
+        for key in sorted(wanted):
+            items.append({"Put": {"TableName": self.table, "Item": self._lookup_item(key, state.app)}})
+        if previous is not None:
+            old = {f"ENV#{e}" for e in previous.config.environments} | {
+                f"ALARM#{a}" for a in previous.config.alarms
+            }
+            for key in sorted(old - wanted):
+                items.append(
+                    {"Delete": {"TableName": self.table, "Key": {"pk": {"S": key}, "sk": {"S": LOOKUP_SK}}}}
+                )
+        self._guarded(lambda: self.client.transact_write_items(TransactItems=items))
+
+    @staticmethod
+    def _lookup_item(key: str, app: str) -> dict[str, Any]:
+        return {"pk": {"S": key}, "sk": {"S": LOOKUP_SK}, "app": {"S": app}}
+
+    def _guarded(self, write: Any) -> None:
+        try:
+            write()
+        except self.client.exceptions.ConditionalCheckFailedException as error:
+            raise Conflict("the app changed since it was read") from error
+        except self.client.exceptions.TransactionCanceledException as error:
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
+                raise Conflict("the app changed since it was read", reasons=reasons) from error
+            raise
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=str, sort_keys=True)
