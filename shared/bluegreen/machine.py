@@ -89,12 +89,21 @@ class Ctx:
             return None
         return observed.environment(self.state.deployment.target_environment)
 
+    def target_is_settled(self) -> bool:
+        if isinstance(self.event, EnvironmentUpdated) and self.event.outcome in ("succeeded", "failed"):
+            return True
+        target = self.target()
+        return target is not None and target.status == "Ready"
+
     # ------------------------------------------------------------------ draft changes
     def update(self, **changes: object) -> None:
         self.state = self.state.model_copy(update=changes)
 
     def move(self, to: DeploymentState, reason: str, **changes: object) -> None:
         before = self.deployment
+        if before.state == S.DEPLOYING and before.update_started and not self.target_is_settled():
+            # EB may still be updating this color; the next deployment must wait for it to be Ready.
+            self.update(unsettled_environment=before.target_environment)
         finished = {"finished_at": self.now} if not to.in_flight else {}
         after = before.model_copy(
             update={"state": to, "state_since": self.now, "reason": reason, **finished, **changes}
@@ -375,9 +384,7 @@ def effect_was_a_deploy_step(ctx: Ctx) -> bool:
 # ====================================================================== steps (what a row does)
 
 
-def start_deployment(
-    ctx: Ctx, artifact_reason: str, artifact: Artifact | None = None, *, color_busy: bool = False
-) -> None:
+def start_deployment(ctx: Ctx, artifact_reason: str, artifact: Artifact | None = None) -> None:
     """Deploy an artifact (given, the event's, or the queued one) to the idle color."""
     if artifact is None:
         artifact = ctx.event.artifact if isinstance(ctx.event, ArtifactUploaded) else ctx.state.queued
@@ -397,7 +404,8 @@ def start_deployment(
     )
     keep_queued = state.queued if state.queued is not None and state.queued.label != artifact.label else None
     ctx.update(deployment_seq=seq, queued=keep_queued)
-    deploy_now = not color_busy  # EB takes one update at a time: wait for the running one to end
+    # EB takes one update at a time: on a color that may still be updating, wait until it is Ready.
+    deploy_now = state.unsettled_environment != state.idle_environment
     deployment = deployment.model_copy(update={"update_started": deploy_now})
     ctx.update(deployment=deployment)
     ctx.notes.append((None, S.DEPLOYING.value, artifact_reason, deployment))
@@ -426,9 +434,8 @@ def artifact_reason(ctx: Ctx) -> str:
 
 def supersede_and_deploy(ctx: Ctx) -> None:
     assert isinstance(ctx.event, ArtifactUploaded)
-    color_busy = ctx.deployment.state == S.DEPLOYING  # its update may still be running
     ctx.move(S.SUPERSEDED, f"superseded by newer artifact {ctx.event.artifact.key}")
-    start_deployment(ctx, artifact_reason(ctx), color_busy=color_busy)
+    start_deployment(ctx, artifact_reason(ctx))
 
 
 def queue_artifact(ctx: Ctx) -> None:
@@ -441,7 +448,10 @@ def queue_artifact(ctx: Ctx) -> None:
 
 
 def start_waiting_update(ctx: Ctx) -> None:
-    ctx.update(deployment=ctx.deployment.model_copy(update={"update_started": True, "state_since": ctx.now}))
+    ctx.update(
+        deployment=ctx.deployment.model_copy(update={"update_started": True, "state_since": ctx.now}),
+        unsettled_environment=None,
+    )
     ctx.effects.append(update_idle(ctx))
     ctx.note("the idle color finished its previous update; deploying the newer version now")
 

@@ -198,6 +198,9 @@ class AppState(Strict):
     deployment_seq: int = 0
     revision: int = 0
     pending: Pending | None = None
+    unsettled_environment: str | None = Field(
+        default=None, description="A color whose update may still be running (its deployment ended early)"
+    )
     seen_events: tuple[str, ...] = Field(default=(), description="Recent accepted event ids, for dedup")
     registered_at: datetime | None = None
 
