@@ -234,7 +234,7 @@ def provision(session: Any, stack_name: str = "bluegreen", template: dict[str, A
     """Create the table, bus and bucket as the template declares them. Rules are the caller's business
     (the local stack routes them into queues; in-process tests call handlers directly)."""
     template = template or load_template()
-    stack, resolve = read_stack(stack_name, template)
+    stack, _ = read_stack(stack_name, template)
     table_props = next(iter(_resources(template, "AWS::DynamoDB::Table").values()))["Properties"]
     dynamodb = session.client("dynamodb")
     kwargs: dict[str, Any] = {

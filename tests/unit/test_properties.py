@@ -9,9 +9,6 @@ import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from bluegreen.machine import decide
 from bluegreen.models import (
     AlarmObservation,
@@ -22,6 +19,9 @@ from bluegreen.models import (
     MakeLive,
     UpdateEnvironment,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from tests.factories import (
     ALARM,
     BLUE,
