@@ -125,17 +125,13 @@ class Controller:
         label = version_label(notice.key, notice.version_id or notice.etag)
         known = label_is_known(state, label)
         if notice.event_id in state.seen_events or known:
-            return Outcome(
-                app, "ignored", "artifact_already_known", "this artifact version was already accepted"
-            )
+            return Outcome(app, "ignored", "artifact_already_known", "this artifact version was already accepted")
         try:
             artifact = self.artifacts.inspect(notice.bucket, notice.key, notice.version_id)
         except BadArtifact as error:
             self._reject_artifact(state, notice, error)
             raise
-        return self.apply(
-            app, lambda _: ArtifactUploaded(event_id=notice.event_id, at=notice.at, artifact=artifact)
-        )
+        return self.apply(app, lambda _: ArtifactUploaded(event_id=notice.event_id, at=notice.at, artifact=artifact))
 
     def environment_event(self, event: HealthChanged | EnvironmentUpdated) -> Outcome:
         app = self.store.app_for_environment(event.environment)
@@ -306,9 +302,7 @@ class Controller:
             if failure is not None and not isinstance(event, EffectFailed):
                 self._apply_failure(app, committed.revision, failure)
             kinds: list[str] = [e.kind for e in decision.effects]
-            return Outcome(
-                app, "accepted", decision.rule, decision.reason, self.store.load(app) or committed, kinds
-            )
+            return Outcome(app, "accepted", decision.rule, decision.reason, self.store.load(app) or committed, kinds)
         raise Transient(f"{app}: too many concurrent writers; retry")
 
     def _with_pending(self, decision: Decision) -> AppState:
@@ -326,9 +320,7 @@ class Controller:
 
     def _history(self, state: AppState, event: Event, decision: Decision) -> HistoryRecord:
         cause = (
-            decision.notifications[0].cause
-            if decision.notifications
-            else Cause(type="reconcile", id=event.event_id)
+            decision.notifications[0].cause if decision.notifications else Cause(type="reconcile", id=event.event_id)
         )
         return HistoryRecord(
             app=state.app,
@@ -373,9 +365,7 @@ class Controller:
                 self._take_over(state)
                 continue
             if time.monotonic() >= deadline:
-                raise Transient(
-                    f"{app}: another invocation is still running effects of revision {pending.revision}"
-                )
+                raise Transient(f"{app}: another invocation is still running effects of revision {pending.revision}")
             self.sleep(delay)
             delay = min(delay * 2, 0.5)
 
@@ -450,9 +440,7 @@ class Controller:
             swapped = self.beanstalk.ensure_live(
                 state.config.application_name, effect.environment, effect.other, state.config.production_cname
             )
-            log.info(
-                "%s: %s is live (%s)", state.app, effect.environment, "swapped" if swapped else "already"
-            )
+            log.info("%s: %s is live (%s)", state.app, effect.environment, "swapped" if swapped else "already")
 
     # ------------------------------------------------------------------ helpers
 
@@ -474,9 +462,7 @@ class Controller:
             live_environment=state.live_environment,
             idle_environment=state.idle_environment,
             reason=f"artifact rejected: {error.message}",
-            cause=Cause(
-                type="artifact", id=f"s3://{notice.bucket}/{notice.key}@{notice.version_id or notice.etag}"
-            ),
+            cause=Cause(type="artifact", id=f"s3://{notice.bucket}/{notice.key}@{notice.version_id or notice.etag}"),
             at=self.clock().isoformat(),
             transition_id=f"{state.app}:rejected:{notice.event_id}",
         )

@@ -289,9 +289,7 @@ def firing_alarms(ctx: Ctx) -> list[str]:
     return [
         a.name
         for a in observed.alarms
-        if a.state == "ALARM"
-        and a.name in ctx.state.config.alarms
-        and (a.since is None or a.since >= started)
+        if a.state == "ALARM" and a.name in ctx.state.config.alarms and (a.since is None or a.since >= started)
     ]
 
 
@@ -459,9 +457,7 @@ def start_waiting_update(ctx: Ctx) -> None:
 def verify_then_maybe_promote(ctx: Ctx) -> None:
     config = ctx.state.config
     delay = timedelta(seconds=config.promote_delay_seconds)
-    ctx.move(
-        S.VERIFYING, "the idle color is Ready and healthy on the new version", promote_at=ctx.now + delay
-    )
+    ctx.move(S.VERIFYING, "the idle color is Ready and healthy on the new version", promote_at=ctx.now + delay)
     if config.auto_promote and not ctx.state.paused and config.promote_delay_seconds == 0:
         promote(ctx, "auto-promotion: swapping the production CNAME to the verified color")
 
@@ -470,9 +466,7 @@ def promote(ctx: Ctx, reason: str) -> None:
     deployment = ctx.deployment
     bake = timedelta(seconds=ctx.state.config.bake_seconds)
     ctx.update(live_environment=deployment.target_environment)
-    ctx.effects.append(
-        MakeLive(environment=deployment.target_environment, other=deployment.previous_environment)
-    )
+    ctx.effects.append(MakeLive(environment=deployment.target_environment, other=deployment.previous_environment))
     ctx.move(S.BAKING, reason, bake_until=ctx.now + bake)
     if ctx.state.config.bake_seconds == 0:
         succeed(ctx, "no bake time configured")
@@ -501,12 +495,8 @@ def abort(ctx: Ctx, reason: str) -> None:
 
 def roll_back(ctx: Ctx, reason: str) -> None:
     deployment = ctx.deployment
-    ctx.update(
-        live_environment=deployment.previous_environment, last_good_version=deployment.previous_version
-    )
-    ctx.effects.append(
-        MakeLive(environment=deployment.previous_environment, other=deployment.target_environment)
-    )
+    ctx.update(live_environment=deployment.previous_environment, last_good_version=deployment.previous_version)
+    ctx.effects.append(MakeLive(environment=deployment.previous_environment, other=deployment.target_environment))
     ctx.move(S.ROLLED_BACK, reason)
 
 
@@ -562,9 +552,7 @@ def abort_observed_failed_update(ctx: Ctx) -> None:
 
 
 def abort_deploy_timeout(ctx: Ctx) -> None:
-    abort(
-        ctx, f"deploy timeout ({ctx.state.config.deploy_timeout_seconds}s) before the idle color was healthy"
-    )
+    abort(ctx, f"deploy timeout ({ctx.state.config.deploy_timeout_seconds}s) before the idle color was healthy")
 
 
 def abort_verify_timeout(ctx: Ctx) -> None:
@@ -585,9 +573,7 @@ def correct_live_color(ctx: Ctx) -> None:
 
 def note_alarm_after_success(ctx: Ctx) -> None:
     assert isinstance(ctx.event, AlarmChanged)
-    ctx.note(
-        f"alarm {ctx.event.alarm} is in ALARM after the deployment succeeded; no rollback window, notify only"
-    )
+    ctx.note(f"alarm {ctx.event.alarm} is in ALARM after the deployment succeeded; no rollback window, notify only")
 
 
 def operator_promote(ctx: Ctx) -> None:

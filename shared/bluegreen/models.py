@@ -316,15 +316,7 @@ class EffectFailed(EventBase):
     error: str
 
 
-Event = (
-    ArtifactUploaded
-    | HealthChanged
-    | EnvironmentUpdated
-    | AlarmChanged
-    | OverrideIssued
-    | Tick
-    | EffectFailed
-)
+Event = ArtifactUploaded | HealthChanged | EnvironmentUpdated | AlarmChanged | OverrideIssued | Tick | EffectFailed
 
 
 # ---------------------------------------------------------------- override API

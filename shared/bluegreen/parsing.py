@@ -20,9 +20,7 @@ from bluegreen.errors import BadInput
 from bluegreen.models import AlarmChanged, EnvironmentUpdated, HealthChanged, OverrideRequest
 
 MAX_KEY_BYTES = 1024  # S3's own limit on key length
-_HEALTH = re.compile(
-    r"Environment health has transitioned (?:from (?P<old>[A-Za-z]+) )?to (?P<new>[A-Za-z]+)"
-)
+_HEALTH = re.compile(r"Environment health has transitioned (?:from (?P<old>[A-Za-z]+) )?to (?P<new>[A-Za-z]+)")
 _UPDATE_OUTCOMES: dict[str, Literal["started", "succeeded", "failed"]] = {
     "Environment update started": "started",
     "Environment update successful": "succeeded",
@@ -47,9 +45,7 @@ def _validate(model: type[Loose], raw: Any, what: str) -> Any:
     try:
         return model.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in error.errors()[:5]
-        )
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in error.errors()[:5])
         raise BadInput(f"malformed {what}: {problems}") from None
 
 
@@ -169,9 +165,7 @@ def parse_artifact_event(raw: Any, context: Any = None) -> list[ArtifactNotice]:
             check_origin(None, record.aws_region, context)
             obj = record.s3.object
             notices.append(
-                _notice(
-                    record.s3.bucket.name, obj.key, obj.version_id, obj.e_tag, obj.size, record.event_time
-                )
+                _notice(record.s3.bucket.name, obj.key, obj.version_id, obj.e_tag, obj.size, record.event_time)
             )
         if not notices:
             raise Ignored("no ObjectCreated record from S3 in the notification")
@@ -328,9 +322,7 @@ def parse_override(raw: Any) -> OverrideRequest:
     try:
         return OverrideRequest.model_validate(event)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'payload'}: {e['msg']}" for e in error.errors()[:5]
-        )
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'payload'}: {e['msg']}" for e in error.errors()[:5])
         raise BadInput(f"invalid override request: {problems}") from None
 
 

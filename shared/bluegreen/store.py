@@ -32,9 +32,7 @@ class Store(Protocol):
     def load(self, app: str) -> AppState | None: ...
     def app_for_environment(self, environment: str) -> str | None: ...
     def app_for_alarm(self, alarm: str) -> str | None: ...
-    def commit(
-        self, previous_revision: int, state: AppState, history: HistoryRecord | None = None
-    ) -> None: ...
+    def commit(self, previous_revision: int, state: AppState, history: HistoryRecord | None = None) -> None: ...
     def register(self, previous: AppState | None, state: AppState, history: HistoryRecord) -> None: ...
     def history(self, app: str, limit: int = 20) -> list[HistoryRecord]: ...
     def apps_needing_watch(self) -> list[str]: ...
@@ -87,9 +85,7 @@ class DynamoStore:
             Limit=max(limit, 1),
             ConsistentRead=True,
         )
-        records = [
-            HistoryRecord.model_validate_json(item["record"]["S"]) for item in response.get("Items", [])
-        ]
+        records = [HistoryRecord.model_validate_json(item["record"]["S"]) for item in response.get("Items", [])]
         return list(reversed(records))[-limit:] if limit else []
 
     def apps_needing_watch(self) -> list[str]:
@@ -167,13 +163,9 @@ class DynamoStore:
         for key in sorted(wanted):
             items.append({"Put": {"TableName": self.table, "Item": self._lookup_item(key, state.app)}})
         if previous is not None:
-            old = {f"ENV#{e}" for e in previous.config.environments} | {
-                f"ALARM#{a}" for a in previous.config.alarms
-            }
+            old = {f"ENV#{e}" for e in previous.config.environments} | {f"ALARM#{a}" for a in previous.config.alarms}
             for key in sorted(old - wanted):
-                items.append(
-                    {"Delete": {"TableName": self.table, "Key": {"pk": {"S": key}, "sk": {"S": LOOKUP_SK}}}}
-                )
+                items.append({"Delete": {"TableName": self.table, "Key": {"pk": {"S": key}, "sk": {"S": LOOKUP_SK}}}})
         self._guarded(lambda: self.client.transact_write_items(TransactItems=items))
 
     @staticmethod

@@ -194,9 +194,8 @@ def _now_iso() -> str:
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from moto import mock_aws
-
     from bluegreen_local import moto_beanstalk
+    from moto import mock_aws
 
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)

@@ -43,9 +43,7 @@ class Artifacts:
                 raise BadArtifact(
                     f"artifact s3://{kwargs['Bucket']}/{kwargs['Key']} does not exist", aws_code=code
                 ) from error
-            raise BadArtifact(
-                f"cannot read s3://{kwargs['Bucket']}/{kwargs['Key']}: {error}", aws_code=code
-            ) from error
+            raise BadArtifact(f"cannot read s3://{kwargs['Bucket']}/{kwargs['Key']}: {error}", aws_code=code) from error
 
     def inspect(self, bucket: str, key: str, version_id: str | None = None) -> Artifact:
         kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "ChecksumMode": "ENABLED"}
@@ -56,9 +54,7 @@ class Artifacts:
         if size == 0:
             raise BadArtifact(f"artifact {key} is empty (zero bytes)")
         if size > MAX_ARTIFACT_BYTES:
-            raise BadArtifact(
-                f"artifact {key} is {size} bytes; Elastic Beanstalk accepts at most {MAX_ARTIFACT_BYTES}"
-            )
+            raise BadArtifact(f"artifact {key} is {size} bytes; Elastic Beanstalk accepts at most {MAX_ARTIFACT_BYTES}")
         digest = hashlib.sha256()
         head = b""
         tail = b""

@@ -26,9 +26,7 @@ class Beanstalk:
             self._eb = client("elasticbeanstalk")
         return self._eb
 
-    def describe(
-        self, application_name: str, environments: Iterable[str]
-    ) -> tuple[EnvironmentObservation, ...]:
+    def describe(self, application_name: str, environments: Iterable[str]) -> tuple[EnvironmentObservation, ...]:
         """One DescribeEnvironments call for the named environments (both colors at once)."""
         names = list(environments)
         try:
@@ -53,16 +51,12 @@ class Beanstalk:
             )
         return tuple(found)
 
-    def require(
-        self, application_name: str, environments: Iterable[str]
-    ) -> tuple[EnvironmentObservation, ...]:
+    def require(self, application_name: str, environments: Iterable[str]) -> tuple[EnvironmentObservation, ...]:
         names = list(environments)
         observed = self.describe(application_name, names)
         missing = sorted(set(names) - {e.name for e in observed})
         if missing:
-            raise NotFound(
-                f"Elastic Beanstalk application {application_name} has no environment {', '.join(missing)}"
-            )
+            raise NotFound(f"Elastic Beanstalk application {application_name} has no environment {', '.join(missing)}")
         return observed
 
     def ensure_version(self, application_name: str, artifact: Artifact) -> bool:
@@ -116,13 +110,10 @@ class Beanstalk:
             return False
         if observed[other].cname != production_cname:
             raise BadInput(
-                f"neither {environment} nor {other} holds the production CNAME {production_cname}; "
-                "refusing to swap"
+                f"neither {environment} nor {other} holds the production CNAME {production_cname}; refusing to swap"
             )
         try:
-            self.eb.swap_environment_cnames(
-                SourceEnvironmentName=other, DestinationEnvironmentName=environment
-            )
+            self.eb.swap_environment_cnames(SourceEnvironmentName=other, DestinationEnvironmentName=environment)
         except Exception as error:
             raise _wrap(error, "SwapEnvironmentCNAMEs") from error
         return True
