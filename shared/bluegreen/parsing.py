@@ -335,3 +335,43 @@ def parse_schedule(raw: Any) -> tuple[str, datetime]:
     event = as_object(raw) if raw else {}
     parsed = _validate(_Scheduled, event, "scheduled event")
     return parsed.id, parsed.time or datetime.now(UTC)
+
+
+# ---------------------------------------------------------------- override over an IAM-authenticated Function URL
+
+
+class _IamIdentity(Loose):
+    user_arn: str = Field(alias="userArn", min_length=20)
+
+
+class _Authorizer(Loose):
+    iam: _IamIdentity
+
+
+class _UrlRequestContext(Loose):
+    authorizer: _Authorizer
+    request_id: str = Field(default="url", alias="requestId")
+
+
+class _FunctionUrlEvent(Loose):
+    request_context: _UrlRequestContext = Field(alias="requestContext")
+    body: str | None = None
+    is_base64_encoded: bool = Field(default=False, alias="isBase64Encoded")
+
+
+def parse_function_url_override(raw: Any) -> tuple[OverrideRequest, str]:
+    """A Function URL request with AuthType AWS_IAM: Lambda has verified the SigV4 signature, and the
+    caller's ARN comes from the request context. It replaces whatever `requested_by` the body claims."""
+    event = _validate(_FunctionUrlEvent, as_object(raw), "Function URL request")
+    body = event.body or ""
+    if event.is_base64_encoded:
+        import base64
+
+        try:
+            body = base64.b64decode(body).decode()
+        except ValueError:
+            raise BadInput("the request body is not valid base64") from None
+    payload = as_object(body)
+    caller = event.request_context.authorizer.iam.user_arn
+    payload["requested_by"] = caller[:256]
+    return parse_override(payload), event.request_context.request_id
