@@ -87,9 +87,7 @@ class Stack:
 class Resolver:
     """Resolve the intrinsics the stack uses to local names."""
 
-    def __init__(
-        self, stack_name: str, names: dict[str, str], template: dict[str, Any], account: str, region: str
-    ):
+    def __init__(self, stack_name: str, names: dict[str, str], template: dict[str, Any], account: str, region: str):
         self.stack_name = stack_name
         self.names = names
         self.params = {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}
@@ -204,9 +202,7 @@ def read_stack(
             elif kind in ("Schedule", "ScheduleV2"):
                 expression = event_props.get("Schedule") or event_props.get("ScheduleExpression")
                 rules.append(
-                    RuleSpec(
-                        f"{logical_id}-{event_id}", logical_id, "default", None, str(expression), retries
-                    )
+                    RuleSpec(f"{logical_id}-{event_id}", logical_id, "default", None, str(expression), retries)
                 )
     for logical_id, resource in _resources(template, "AWS::Events::Rule").items():
         props = resource["Properties"]

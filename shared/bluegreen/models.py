@@ -45,6 +45,22 @@ HEALTHY = frozenset({"Ok", "Green"})
 UNHEALTHY = frozenset({"Degraded", "Severe", "Red"})
 
 
+def two_distinct_colors(value: tuple[str, str]) -> tuple[str, str]:
+    for name in value:
+        if not re.match(ENV_NAME, name):
+            raise ValueError(f"invalid Elastic Beanstalk environment name: {name!r}")
+    if value[0] == value[1]:
+        raise ValueError("the two colors must be different environments")
+    return value
+
+
+def alarm_names(value: tuple[str, ...]) -> tuple[str, ...]:
+    for name in value:
+        if not 1 <= len(name) <= 255:
+            raise ValueError("alarm names are 1 to 255 characters")
+    return value
+
+
 class AppConfig(Strict):
     """Per-app settings, stored with the app by `register`."""
 
@@ -59,23 +75,8 @@ class AppConfig(Strict):
     promote_delay_seconds: int = Field(default=0, ge=0, le=86400)
     rollback_window_seconds: int = Field(default=0, ge=0, le=604800)
 
-    @field_validator("environments")
-    @classmethod
-    def _two_distinct_colors(cls, value: tuple[str, str]) -> tuple[str, str]:
-        for name in value:
-            if not re.match(ENV_NAME, name):
-                raise ValueError(f"invalid Elastic Beanstalk environment name: {name!r}")
-        if value[0] == value[1]:
-            raise ValueError("the two colors must be different environments")
-        return value
-
-    @field_validator("alarms")
-    @classmethod
-    def _alarm_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for name in value:
-            if not 1 <= len(name) <= 255:
-                raise ValueError("alarm names are 1 to 255 characters")
-        return value
+    _two_distinct_colors = field_validator("environments")(classmethod(lambda cls, v: two_distinct_colors(v)))
+    _alarm_names = field_validator("alarms")(classmethod(lambda cls, v: alarm_names(v)))
 
     def other(self, environment: str) -> str:
         first, second = self.environments
@@ -336,6 +337,9 @@ class RegisterConfig(Strict):
     auto_promote: bool = True
     promote_delay_seconds: int = Field(default=0, ge=0, le=86400)
     rollback_window_seconds: int = Field(default=0, ge=0, le=604800)
+
+    _two_distinct_colors = field_validator("environments")(classmethod(lambda cls, v: two_distinct_colors(v)))
+    _alarm_names = field_validator("alarms")(classmethod(lambda cls, v: alarm_names(v)))
 
 
 class OverrideRequest(Strict):

@@ -85,18 +85,35 @@ class World:
     def _capture_notifications(self) -> str:
         url = self.sqs.create_queue(QueueName="notifications")["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        self.events.put_rule(Name="capture", EventBusName=self.stack.bus, EventPattern=json.dumps({"source": ["bluegreen"]}))
+        self.events.put_rule(
+            Name="capture", EventBusName=self.stack.bus, EventPattern=json.dumps({"source": ["bluegreen"]})
+        )
         self.events.put_targets(Rule="capture", EventBusName=self.stack.bus, Targets=[{"Id": "q", "Arn": arn}])
         return url
 
     def create_bot(self) -> None:
         self.eb.create_application(ApplicationName=APP)
         self.s3.put_object(Bucket=self.stack.bucket, Key="seed/v0.zip", Body=bundle())
-        self.eb.create_application_version(ApplicationName=APP, VersionLabel="v0", SourceBundle={"S3Bucket": self.stack.bucket, "S3Key": "seed/v0.zip"})
+        self.eb.create_application_version(
+            ApplicationName=APP, VersionLabel="v0", SourceBundle={"S3Bucket": self.stack.bucket, "S3Key": "seed/v0.zip"}
+        )
         for name, prefix in ((BLUE, APP), (GREEN, GREEN)):
-            self.eb.create_environment(ApplicationName=APP, EnvironmentName=name, CNAMEPrefix=prefix, VersionLabel="v0", SolutionStackName="64bit Amazon Linux 2023 v4.3.0 running Python 3.12")
+            self.eb.create_environment(
+                ApplicationName=APP,
+                EnvironmentName=name,
+                CNAMEPrefix=prefix,
+                VersionLabel="v0",
+                SolutionStackName="64bit Amazon Linux 2023 v4.3.0 running Python 3.12",
+            )
         self.cloudwatch.put_metric_alarm(
-            AlarmName=ALARM, MetricName="Errors", Namespace="Bot", Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold"
+            AlarmName=ALARM,
+            MetricName="Errors",
+            Namespace="Bot",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
         )
 
     def register(self, **config: Any) -> dict[str, Any]:
@@ -114,7 +131,13 @@ class World:
         return self.handlers[name].lambda_handler(event, context)  # type: ignore[no-any-return]
 
     def override(self, action: str, **fields: Any) -> dict[str, Any]:
-        payload = {"action": action, "app": APP, "reason": f"test {action}", "requested_by": "alice@example.com", **fields}
+        payload = {
+            "action": action,
+            "app": APP,
+            "reason": f"test {action}",
+            "requested_by": "alice@example.com",
+            **fields,
+        }
         return self.invoke("override", payload)
 
     def upload(self, name: str, body: bytes | None = None) -> dict[str, Any]:
@@ -127,10 +150,14 @@ class World:
         event = sample("artifact/eventbridge-object-created.json")
         event["id"] = str(uuid.uuid4())
         event["detail"]["bucket"]["name"] = self.stack.bucket
-        event["detail"]["object"].update({"key": key, "etag": response["ETag"].strip('"'), "version-id": response.get("VersionId")})
+        event["detail"]["object"].update(
+            {"key": key, "etag": response["ETag"].strip('"'), "version-id": response.get("VersionId")}
+        )
         return event
 
-    def complete_update(self, environment: str = GREEN, *, deliver: bool = True, **outcome: Any) -> list[dict[str, Any]]:
+    def complete_update(
+        self, environment: str = GREEN, *, deliver: bool = True, **outcome: Any
+    ) -> list[dict[str, Any]]:
         """EB finishes the environment's update; its events go to the health handler."""
         emitted = self.eb_backend.complete_update(environment, **outcome)
         if deliver:
@@ -165,7 +192,9 @@ class World:
         return deployment["state"] if deployment else None
 
     def live(self) -> str:
-        environments = self.eb.describe_environments(ApplicationName=APP, EnvironmentNames=[BLUE, GREEN])["Environments"]
+        environments = self.eb.describe_environments(ApplicationName=APP, EnvironmentNames=[BLUE, GREEN])[
+            "Environments"
+        ]
         return next(e["EnvironmentName"] for e in environments if e["CNAME"] == PRODUCTION_CNAME)
 
     def version_of(self, environment: str) -> str:
@@ -175,7 +204,9 @@ class World:
     def notifications(self) -> list[dict[str, Any]]:
         found = []
         while True:
-            messages = self.sqs.receive_message(QueueUrl=self.notification_queue, MaxNumberOfMessages=10).get("Messages", [])
+            messages = self.sqs.receive_message(QueueUrl=self.notification_queue, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
             if not messages:
                 return found
             for message in messages:

@@ -46,7 +46,9 @@ def test_upload_deploy_promote_alarm_rollback(bot: World) -> None:
     assert deployment["state"] == "DEPLOYING" and deployment["target_environment"] == GREEN
     label = deployment["artifact"]["label"]
     assert deployment["artifact"]["sha256"] and len(deployment["artifact"]["sha256"]) == 64
-    versions = bot.eb.describe_application_versions(ApplicationName="mybot", VersionLabels=[label])["ApplicationVersions"]
+    versions = bot.eb.describe_application_versions(ApplicationName="mybot", VersionLabels=[label])[
+        "ApplicationVersions"
+    ]
     assert versions and versions[0]["SourceBundle"]["S3Key"] == "mybot/build-1.zip"
 
     bot.complete_update(GREEN, health="Ok")
@@ -69,7 +71,10 @@ def test_upload_deploy_promote_alarm_rollback(bot: World) -> None:
     assert [h["rule"] for h in history][-3:] == ["deploy_to_idle", "verify_updated_idle", "rollback_on_alarm"] or [
         h["rule"] for h in history
     ][-3:] == ["deploy_to_idle", "verify_healthy_idle", "rollback_on_alarm"]
-    assert history[-1]["cause"] == {"type": "alarm", "id": "mybot-errors", "actor": None, "reason": None} or history[-1]["cause"]["type"] == "alarm"
+    assert (
+        history[-1]["cause"] == {"type": "alarm", "id": "mybot-errors", "actor": None, "reason": None}
+        or history[-1]["cause"]["type"] == "alarm"
+    )
 
 
 def test_bake_over_succeeds(bot: World) -> None:
@@ -205,7 +210,9 @@ def test_bucket_notification_shape_with_an_encoded_key(bot: World) -> None:
     event = sample("artifact/s3-notification.json")
     record = event["Records"][0]
     record["s3"]["bucket"]["name"] = bot.stack.bucket
-    record["s3"]["object"].update({"key": "mybot/release+2026-11-28%2Bhotfix.zip", "eTag": put["ETag"].strip('"'), "versionId": put["VersionId"]})
+    record["s3"]["object"].update(
+        {"key": "mybot/release+2026-11-28%2Bhotfix.zip", "eTag": put["ETag"].strip('"'), "versionId": put["VersionId"]}
+    )
     result = bot.invoke("artifact", event)
     assert result["results"][0]["outcome"] == "accepted"
     assert bot.status()["deployment"]["artifact"]["key"] == key

@@ -424,9 +424,7 @@ def test_override_for_another_deployment_is_refused() -> None:
 def test_failed_effect_aborts_the_deployment() -> None:
     from bluegreen.models import EffectFailed
 
-    event = EffectFailed(
-        event_id="failed:3", at=at(1), effect="update_environment", error="No Application Version"
-    )
+    event = EffectFailed(event_id="failed:3", at=at(1), effect="update_environment", error="No Application Version")
     decision = step(deploying(), event, 1)
     assert decision.rule == "abort_after_failed_effect" and decision.notifications[0].cause.type == "effect"
 

@@ -210,9 +210,7 @@ def act(run: Run, action: str, lose: bool, pick: int) -> None:
         old = run.delivered[pick % len(run.delivered)]
         deliver(run, old.model_copy(update={"event_id": f"{old.event_id}:late"}))
     elif action in ("promote", "rollback", "abort", "pause", "resume", "retry"):
-        deliver(
-            run, override(action, run.now).model_copy(update={"event_id": f"override:{action}:{run.now}"})
-        )
+        deliver(run, override(action, run.now).model_copy(update={"event_id": f"override:{action}:{run.now}"}))
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -225,9 +223,7 @@ def act(run: Run, action: str, lose: bool, pick: int) -> None:
 def test_random_histories_keep_the_invariants(
     steps: list[tuple[str, bool, int]], auto_promote: bool, bake: int, window: int
 ) -> None:
-    state = app_state(
-        config=config(auto_promote=auto_promote, bake_seconds=bake, rollback_window_seconds=window)
-    )
+    state = app_state(config=config(auto_promote=auto_promote, bake_seconds=bake, rollback_window_seconds=window))
     run = Run(state=state, eb=EB())
     for action, lose, pick in steps:
         act(run, action, lose and action not in ("tick", "wait"), pick)

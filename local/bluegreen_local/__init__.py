@@ -1,0 +1,1 @@
+"""Dev-only tooling for bluegreen: the moto Elastic Beanstalk extension and the local stack. Never shipped."""
