@@ -264,6 +264,11 @@ def no_deployment_yet(ctx: Ctx) -> bool:
     return ctx.state.deployment is None
 
 
+def last_deployment_succeeded(ctx: Ctx) -> bool:
+    current = ctx.state.deployment
+    return current is not None and current.state == S.SUCCEEDED
+
+
 def within_rollback_window(ctx: Ctx) -> bool:
     current = ctx.state.deployment
     window = ctx.state.config.rollback_window_seconds
@@ -675,7 +680,8 @@ RULES: tuple[Rule, ...] = (
     _row("abort_on_alarm", "alarm", PRE_PROMOTION, always, abort_for_event),
     _row("rollback_in_window", "alarm", IDLE_ONLY, within_rollback_window, rollback_for_event),
     _ignore("alarm_without_deployment", "alarm", IDLE_ONLY, no_deployment_yet, "no deployment to act on"),
-    _row("note_alarm_after_success", "alarm", IDLE_ONLY, always, note_alarm_after_success),
+    _row("note_alarm_after_success", "alarm", IDLE_ONLY, last_deployment_succeeded, note_alarm_after_success),
+    _ignore("alarm_after_deployment_ended", "alarm", IDLE_ONLY, always, "the last deployment already ended without success; nothing left to act on"),
     # -- the watchdog's tick, with what EB and CloudWatch report now
     _row("rollback_on_firing_alarm", "tick", BAKING, an_alarm_fired_during_deployment, rollback_for_firing_alarm, cause="reconcile"),
     _row("rollback_observed_unhealthy_live", "tick", BAKING, live_observed_unhealthy, rollback_unhealthy_live, cause="reconcile"),

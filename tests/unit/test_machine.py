@@ -445,3 +445,9 @@ def test_observation_is_only_asked_for_when_a_rule_may_need_it() -> None:
     assert observation_needs(app_state(), health(GREEN, "Ok", 1)) == (False, False)
     assert observation_needs(state, alarm(1)) == (False, False)
     assert observation_needs(state, tick(1)) == (True, True)
+
+
+def test_an_alarm_after_a_rollback_is_ignored_not_reported_as_after_success() -> None:
+    rolled_back = step(baking(), override("rollback", 40), 40).state
+    decision = step(rolled_back, alarm(41), 41)
+    assert (decision.outcome, decision.rule) == ("ignored", "alarm_after_deployment_ended")

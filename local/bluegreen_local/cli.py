@@ -1,0 +1,90 @@
+"""`bluegreen local ...`: run the local stack in the foreground, or poke its simulated EB."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+DESCRIPTOR = Path(os.environ.get("BLUEGREEN_LOCAL_DIR", ".local-stack")) / "stack.json"
+
+
+def run(args: Any) -> None:
+    if args.local_command == "up":
+        up(args)
+    elif args.local_command == "health":
+        set_health(args.environment, args.health)
+
+
+def up(args: Any) -> None:
+    from bluegreen_local.stack import LocalStack
+
+    stack = LocalStack(
+        port=args.port,
+        app=args.app,
+        update_seconds=args.update_seconds,
+        tick_seconds=args.tick_seconds,
+        descriptor=DESCRIPTOR,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stack.start()
+    try:
+        info = stack.describe()
+        if args.app:
+            registered = stack.invoke(
+                "OverrideFunction",
+                {
+                    "action": "register",
+                    "app": args.app,
+                    "reason": "local stack start-up",
+                    "requested_by": "bluegreen local up",
+                    "config": {
+                        "environments": [f"{args.app}-blue", f"{args.app}-green"],
+                        "live_environment": f"{args.app}-blue",
+                        "alarms": [f"{args.app}-errors"],
+                        "bake_seconds": args.bake_seconds,
+                    },
+                },
+            )
+            if not registered.get("ok"):
+                raise SystemExit(f"bluegreen: could not register {args.app}: {registered}")
+        print(banner(info, args), flush=True)
+        stop.wait()
+    finally:
+        print("stopping the local stack", flush=True)
+        stack.stop()
+
+
+def banner(info: dict[str, Any], args: Any) -> str:
+    app = info["app"] or "mybot"
+    url = info["endpoint_url"]
+    return f"""
+bluegreen local stack is up: {url}   (Ctrl-C to stop)
+  bucket {info["bucket"]}   bus {info["bus"]}   table {info["table"]}
+  simulated EB update time {args.update_seconds}s; watchdog every {args.tick_seconds}s (template: rate(1 minute))
+  app {app!r} registered: {app}-blue is live, {app}-green is idle, alarm {app}-errors, bake {args.bake_seconds}s
+
+Try it with the plain AWS CLI (any credentials work; region us-east-1):
+  export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
+  aws s3 cp build.zip s3://{info["bucket"]}/{app}/build-1.zip
+  aws lambda invoke --function-name {info["override_function"]} --cli-binary-format raw-in-base64-out \\
+      --payload '{{"action": "status", "app": "{app}"}}' /dev/stdout
+  aws cloudwatch set-alarm-state --alarm-name {app}-errors --state-value ALARM --state-reason "manual test"
+And watch it react:  bluegreen --local watch {app}      Make a color sick:  bluegreen local health {app}-green Severe
+"""
+
+
+def set_health(environment: str, health: str) -> None:
+    if not DESCRIPTOR.exists():
+        raise SystemExit(f"bluegreen: no local stack running ({DESCRIPTOR} is missing)")
+    url = json.loads(DESCRIPTOR.read_text())["endpoint_url"] + "/_bluegreen/health"
+    body = json.dumps({"environment": environment, "health": health}).encode()
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - our own loopback endpoint
+        print(f"{environment} health set to {health} ({json.loads(response.read())['emitted']} event(s) emitted)")
