@@ -1,0 +1,89 @@
+"""template.yaml as written (source) and as CloudFormation receives it (after the SAM transform).
+
+The transform runs offline, the way `sam package` + CloudFormation would: local CodeUri/ContentUri
+paths become S3 URIs first, and the managed-policy loader is a fake that knows no AWS managed
+policies (the template needs none; asking for one fails the test).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+EVENTS = ROOT / "events"
+
+# The five functions of DESIGN.md and their code directories.
+FUNCTIONS = {
+    "ArtifactFunction": "functions/artifact",
+    "HealthFunction": "functions/health",
+    "AlarmFunction": "functions/alarm",
+    "OverrideFunction": "functions/override",
+    "WatchdogFunction": "functions/watchdog",
+}
+# Optional, behind the EnableOverrideUrl condition.
+CONDITIONAL_FUNCTIONS = {"OverrideUrlFunction": "functions/override_url"}
+
+
+def load_source() -> dict[str, Any]:
+    """template.yaml with CloudFormation's short-form tags in long form (cfn-lint's own loader)."""
+    from cfnlint.decode import cfn_yaml
+
+    return json.loads(json.dumps(cfn_yaml.load(str(TEMPLATE))))
+
+
+class FakeManagedPolicyLoader:
+    """Stands in for samtranslator's ManagedPolicyLoader (which lists AWS managed policies via IAM)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def load(self) -> dict[str, str]:
+        self.calls += 1
+        return {}
+
+
+def packaged(template: dict[str, Any]) -> dict[str, Any]:
+    """What `sam package` does to the template: local code paths become S3 URIs."""
+    result = copy.deepcopy(template)
+    for resource in result["Resources"].values():
+        properties = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(properties.get(key), str):
+                properties[key] = f"s3://example-bucket/{properties[key].strip('/')}.zip"
+    return result
+
+
+def sam_transform(template: dict[str, Any], loader: FakeManagedPolicyLoader) -> dict[str, Any]:
+    from samtranslator.translator.transform import transform
+
+    with pytest.MonkeyPatch.context() as patch:
+        # samtranslator reads the pseudo-parameter region from a boto3 session.
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        patch.delenv("AWS_REGION", raising=False)
+        patch.delenv("AWS_PROFILE", raising=False)
+        return transform(packaged(template), {}, loader)
+
+
+@pytest.fixture(scope="session")
+def source() -> dict[str, Any]:
+    return load_source()
+
+
+@pytest.fixture(scope="session")
+def policy_loader() -> FakeManagedPolicyLoader:
+    return FakeManagedPolicyLoader()
+
+
+@pytest.fixture(scope="session")
+def transformed(source: dict[str, Any], policy_loader: FakeManagedPolicyLoader) -> dict[str, Any]:
+    return sam_transform(source, policy_loader)
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
