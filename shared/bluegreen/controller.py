@@ -14,6 +14,7 @@ If the invocation dies in between, the pending record stays. Whoever loads the a
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -113,7 +114,14 @@ class Controller:
         self.settings = settings
         self.clock = clock
         self.sleep = sleep
-        self.owner = owner or uuid.uuid4().hex
+        self.container = owner or uuid.uuid4().hex
+
+    @property
+    def owner(self) -> str:
+        """Who runs pending effects: this container and thread (Lambda runs one invocation at a time per
+        container; the local stack runs several threads). A record with our own owner can only be left by
+        us: a write that landed although its call failed (a timeout), or an invocation here that died."""
+        return f"{self.container}:{threading.get_ident()}"
 
     # ================================================================== triggers
 
@@ -361,7 +369,7 @@ class Controller:
             if pending is None:
                 return state
             lease = timedelta(seconds=self.settings.effect_lease_seconds)
-            if pending.owner == RELEASED or self.clock() - pending.claimed_at >= lease:
+            if pending.owner in (RELEASED, self.owner) or self.clock() - pending.claimed_at >= lease:
                 self._take_over(state)
                 continue
             if time.monotonic() >= deadline:

@@ -179,6 +179,12 @@ def event_predates_deployment(ctx: Ctx) -> bool:
     return ctx.state.deployment is not None and ctx.event.at + STALE_TOLERANCE < ctx.deployment.started_at
 
 
+def event_predates_our_update(ctx: Ctx) -> bool:
+    """An EB event from before our update started reports on an earlier update (a superseded one)."""
+    started = ctx.deployment.update_started_at
+    return started is not None and ctx.event.at + STALE_TOLERANCE < started
+
+
 def update_is_waiting_and_environment_ready(ctx: Ctx) -> bool:
     if ctx.deployment.update_started:
         return False
@@ -224,7 +230,8 @@ def update_failed(ctx: Ctx) -> bool:
     assert isinstance(ctx.event, EnvironmentUpdated)
     target = ctx.target()
     on_version = target is not None and target.version_label == ctx.deployment.version and target.healthy
-    return ctx.deployment.update_started and ctx.event.outcome == "failed" and not on_version
+    still_updating = target is not None and target.status == "Updating"  # then the report is about another update
+    return ctx.deployment.update_started and ctx.event.outcome == "failed" and not on_version and not still_updating
 
 
 def update_observed_failed(ctx: Ctx) -> bool:
@@ -409,7 +416,9 @@ def start_deployment(ctx: Ctx, artifact_reason: str, artifact: Artifact | None =
     ctx.update(deployment_seq=seq, queued=keep_queued)
     # EB takes one update at a time: on a color that may still be updating, wait until it is Ready.
     deploy_now = state.unsettled_environment != state.idle_environment
-    deployment = deployment.model_copy(update={"update_started": deploy_now})
+    deployment = deployment.model_copy(
+        update={"update_started": deploy_now, "update_started_at": ctx.now if deploy_now else None}
+    )
     ctx.update(deployment=deployment)
     ctx.notes.append((None, S.DEPLOYING.value, artifact_reason, deployment))
     ctx.effects.append(CreateVersion(application_name=state.config.application_name, artifact=artifact))
@@ -452,7 +461,9 @@ def queue_artifact(ctx: Ctx) -> None:
 
 def start_waiting_update(ctx: Ctx) -> None:
     ctx.update(
-        deployment=ctx.deployment.model_copy(update={"update_started": True, "state_since": ctx.now}),
+        deployment=ctx.deployment.model_copy(
+            update={"update_started": True, "update_started_at": ctx.now, "state_since": ctx.now}
+        ),
         unsettled_environment=None,
     )
     ctx.effects.append(update_idle(ctx))
@@ -662,6 +673,7 @@ RULES: tuple[Rule, ...] = (
     _ignore("health_for_other_color", "health", IN_FLIGHT, event_is_for_other_color, "event for a color this deployment does not target"),
     _ignore("health_predates_deployment", "health", IN_FLIGHT, event_predates_deployment, "stale event from before this deployment"),
     _row("start_waiting_update_on_health", "health", DEPLOYING, update_is_waiting_and_environment_ready, start_waiting_update),
+    _ignore("health_predates_our_update", "health", PRE_PROMOTION, event_predates_our_update, "stale: reports on an update before ours"),
     _row("abort_unhealthy_idle", "health", PRE_PROMOTION, idle_reports_unhealthy, abort_for_event),
     _row("verify_healthy_idle", "health", DEPLOYING, idle_is_healthy_on_version, verify_then_maybe_promote),
     _row("promote_when_due_on_health", "health", VERIFYING, promotion_is_due, promote_now),
@@ -670,6 +682,7 @@ RULES: tuple[Rule, ...] = (
     _ignore("update_for_other_color", "update", IN_FLIGHT, event_is_for_other_color, "event for a color this deployment does not target"),
     _ignore("update_predates_deployment", "update", IN_FLIGHT, event_predates_deployment, "stale event from before this deployment"),
     _row("start_waiting_update", "update", DEPLOYING, update_is_waiting_and_environment_ready, start_waiting_update),
+    _ignore("update_predates_our_update", "update", DEPLOYING, event_predates_our_update, "stale: reports on an update before ours"),
     _row("abort_failed_update", "update", DEPLOYING, update_failed, abort_for_event),
     _row("verify_updated_idle", "update", DEPLOYING, idle_is_healthy_on_version, verify_then_maybe_promote),
     # -- CloudWatch alarms

@@ -107,6 +107,7 @@ class Deployment(Strict):
     previous_environment: str
     previous_version: str | None = None
     update_started: bool = True
+    update_started_at: datetime | None = None
     started_at: datetime
     state_since: datetime
     promote_at: datetime | None = None

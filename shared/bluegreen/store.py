@@ -13,7 +13,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bluegreen.errors import Conflict
+from bluegreen.errors import Conflict, Transient
 from bluegreen.models import AppState, HistoryRecord
 
 if TYPE_CHECKING:
@@ -58,16 +58,27 @@ class DynamoStore:
             self._client = client("dynamodb")
         return self._client
 
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        """Every DynamoDB call: throttling, 5xx and network errors (after botocore's retries) are Transient."""
+        from bluegreen.aws.clients import is_transient
+
+        try:
+            return getattr(self.client, operation)(**kwargs)
+        except Exception as error:
+            if is_transient(error):
+                raise Transient(f"DynamoDB {operation}: {error}") from error
+            raise
+
     # ------------------------------------------------------------------ reads
     def load(self, app: str) -> AppState | None:
-        item = self.client.get_item(TableName=self.table, Key=app_key(app), ConsistentRead=True).get("Item")
+        item = self._call("get_item", TableName=self.table, Key=app_key(app), ConsistentRead=True).get("Item")
         if item is None:
             return None
         return AppState.model_validate_json(item["state"]["S"])
 
     def _lookup(self, kind: str, name: str) -> str | None:
         key = {"pk": {"S": f"{kind}#{name}"}, "sk": {"S": LOOKUP_SK}}
-        item = self.client.get_item(TableName=self.table, Key=key).get("Item")
+        item = self._call("get_item", TableName=self.table, Key=key).get("Item")
         return item["app"]["S"] if item else None
 
     def app_for_environment(self, environment: str) -> str | None:
@@ -77,7 +88,8 @@ class DynamoStore:
         return self._lookup("ALARM", alarm)
 
     def history(self, app: str, limit: int = 20) -> list[HistoryRecord]:
-        response = self.client.query(
+        response = self._call(
+            "query",
             TableName=self.table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :hist)",
             ExpressionAttributeValues={":pk": {"S": f"APP#{app}"}, ":hist": {"S": "HIST#"}},
@@ -98,7 +110,7 @@ class DynamoStore:
             "ExpressionAttributeValues": {":yes": {"S": "1"}},
         }
         while True:
-            response = self.client.query(**kwargs)
+            response = self._call("query", **kwargs)
             apps.extend(item["pk"]["S"].removeprefix("APP#") for item in response.get("Items", []))
             if "LastEvaluatedKey" not in response:
                 return apps
@@ -142,10 +154,10 @@ class DynamoStore:
             **self._revision_condition(previous_revision),
         }
         if history is None:
-            self._guarded(lambda: self.client.put_item(**put))
+            self._guarded(lambda: self._call("put_item", **put))
             return
         items = [{"Put": put}, {"Put": {"TableName": self.table, "Item": self._history_item(history)}}]
-        self._guarded(lambda: self.client.transact_write_items(TransactItems=items))
+        self._guarded(lambda: self._call("transact_write_items", TransactItems=items))
 
     def register(self, previous: AppState | None, state: AppState, history: HistoryRecord) -> None:
         """Write the app with its look-ups in one transaction; drop look-ups it no longer owns."""
@@ -166,7 +178,7 @@ class DynamoStore:
             old = {f"ENV#{e}" for e in previous.config.environments} | {f"ALARM#{a}" for a in previous.config.alarms}
             for key in sorted(old - wanted):
                 items.append({"Delete": {"TableName": self.table, "Key": {"pk": {"S": key}, "sk": {"S": LOOKUP_SK}}}})
-        self._guarded(lambda: self.client.transact_write_items(TransactItems=items))
+        self._guarded(lambda: self._call("transact_write_items", TransactItems=items))
 
     @staticmethod
     def _lookup_item(key: str, app: str) -> dict[str, Any]:
@@ -181,7 +193,7 @@ class DynamoStore:
             reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
             if "ConditionalCheckFailed" in reasons or "TransactionConflict" in reasons:
                 raise Conflict("the app changed since it was read", reasons=reasons) from error
-            raise
+            raise Transient(f"DynamoDB transaction cancelled: {reasons}") from error
 
 
 def dumps(value: Any) -> str:

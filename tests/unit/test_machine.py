@@ -451,3 +451,14 @@ def test_an_alarm_after_a_rollback_is_ignored_not_reported_as_after_success() ->
     rolled_back = step(baking(), override("rollback", 40), 40).state
     decision = step(rolled_back, alarm(41), 41)
     assert (decision.outcome, decision.rule) == ("ignored", "alarm_after_deployment_ended")
+
+
+def test_a_late_failure_of_the_superseded_update_does_not_abort_ours() -> None:
+    state = step(deploying(), upload("build-2", 10), 10).state
+    state = step(state, updated(GREEN, "failed", 20), 30).state  # build-1's update failed: ours starts now
+    assert state.deployment is not None and state.deployment.update_started
+    late = updated(GREEN, "failed", 20).model_copy(update={"event_id": "late-copy"})
+    assert step(state, late, 30).rule == "update_predates_our_update"
+    busy = observed(env(GREEN, "v0", status="Updating", health="Grey", health_status="Info"))
+    fresh = updated(GREEN, "failed", 40, busy)
+    assert step(state, fresh, 40).outcome == "ignored"  # EB still updating: the report is not about ours
