@@ -356,3 +356,20 @@ def test_a_lost_response_after_aws_applied_the_call_is_safe(bot: World, injector
     driver.recover(injector)
     status = assert_consistent(bot)
     assert status["deployment"]["state"] in ("ROLLED_BACK", "ABORTED", "BAKING", "SUCCEEDED")
+
+
+def test_the_polling_lease_moves_before_the_swap_so_two_colors_never_poll_at_once(
+    bot: World, injector: Injector
+) -> None:
+    from bluegreen.lease import LiveColor
+
+    lease = LiveColor(bot.stack.table, "mybot", max_age=0)
+    assert lease.is_live(BLUE) and not lease.is_live(GREEN)
+    bot.upload("build-1")
+    injector.crash_after = "dynamodb.TransactWriteItems"  # the promotion is decided, the swap not yet run
+    with pytest.raises(Crash):
+        for event in bot.eb_backend.complete_update(GREEN, health="Ok", **{}):
+            bot.invoke("health", event)
+    assert bot.live() == BLUE, "EB has not swapped yet"
+    assert lease.is_live(GREEN) and not lease.is_live(BLUE), "the old color already stopped polling"
+    assert not LiveColor(bot.stack.table, "ghost", max_age=0).is_live(GREEN)
