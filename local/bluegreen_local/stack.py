@@ -89,6 +89,7 @@ class LocalStack:
         moto_beanstalk.install()
         self._set_environment()
         self._start_server()
+        self._reset_moto()
         import boto3
         from bluegreen import service
 
@@ -155,6 +156,14 @@ class LocalStack:
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint_url
         thread = threading.Thread(target=self.server.serve_forever, name="moto-server", daemon=True)
         thread.start()
+
+    def _reset_moto(self) -> None:
+        """moto's backends are process-wide: start every local stack from an empty AWS."""
+        import urllib.request
+
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - our own loopback server
+            pass
 
     def _wsgi(self, moto_app: Any) -> Callable[..., Any]:
         """moto's app, plus the Invoke API for our functions and a control endpoint for the simulation."""
