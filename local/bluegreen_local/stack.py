@@ -27,6 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from bluegreen_local import moto_beanstalk
+from bluegreen_local.bots import create_bot
 from bluegreen_local.template import ROOT, Stack, load_template, provision
 
 log = logging.getLogger("bluegreen.local")
@@ -352,40 +353,7 @@ class LocalStack:
 
     def create_demo_app(self, app: str) -> None:
         """A bot with two colors on v0 and an error alarm, as a team would have before adopting bluegreen."""
-        import io
-        import zipfile
-
-        assert self.stack is not None
-        s3, eb, cloudwatch = (self.session.client(s) for s in ("s3", "elasticbeanstalk", "cloudwatch"))
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w") as archive:
-            archive.writestr("bot.py", "print('v0')\n")
-        # The first version comes from EB's own storage bucket, not the artifact bucket (which would deploy it).
-        storage = f"elasticbeanstalk-{REGION}-{ACCOUNT}"
-        s3.create_bucket(Bucket=storage)
-        s3.put_object(Bucket=storage, Key=f"{app}/v0.zip", Body=buffer.getvalue())
-        eb.create_application(ApplicationName=app)
-        eb.create_application_version(
-            ApplicationName=app, VersionLabel="v0", SourceBundle={"S3Bucket": storage, "S3Key": f"{app}/v0.zip"}
-        )
-        for color, prefix in (("blue", app), ("green", f"{app}-green")):
-            eb.create_environment(
-                ApplicationName=app,
-                EnvironmentName=f"{app}-{color}",
-                CNAMEPrefix=prefix if len(prefix) >= 4 else f"{prefix}-bot",
-                VersionLabel="v0",
-                SolutionStackName="64bit Amazon Linux 2023 v4.6.0 running Python 3.11",
-            )
-        cloudwatch.put_metric_alarm(
-            AlarmName=f"{app}-errors",
-            MetricName="Errors",
-            Namespace="Bot",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-        )
+        create_bot(self.session, app)
 
     def _write_descriptor(self) -> None:
         if self.descriptor is None:

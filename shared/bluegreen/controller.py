@@ -229,17 +229,7 @@ class Controller:
             application_name=application_name,
             environments=environments,
             production_cname=cname,
-            **given.model_dump(
-                include={
-                    "alarms",
-                    "deploy_timeout_seconds",
-                    "verify_timeout_seconds",
-                    "bake_seconds",
-                    "auto_promote",
-                    "promote_delay_seconds",
-                    "rollback_window_seconds",
-                }
-            ),
+            **given.tuning(),
         )
         previous = self.store.load(app)
         if previous is not None and (previous.in_flight is not None or previous.pending is not None):

@@ -61,12 +61,9 @@ def alarm_names(value: tuple[str, ...]) -> tuple[str, ...]:
     return value
 
 
-class AppConfig(Strict):
-    """Per-app settings, stored with the app by `register`."""
+class Tuning(Strict):
+    """The settings a team tunes per app; shared by the stored config and the `register` request."""
 
-    application_name: str = Field(pattern=APP_NAME, description="The Elastic Beanstalk application")
-    environments: tuple[str, str] = Field(description="The two colors, e.g. mybot-blue and mybot-green")
-    production_cname: str = Field(default="", max_length=255)
     alarms: tuple[str, ...] = Field(default=(), max_length=50)
     deploy_timeout_seconds: int = Field(default=1800, ge=30, le=86400)
     verify_timeout_seconds: int = Field(default=900, ge=30, le=86400)
@@ -75,8 +72,20 @@ class AppConfig(Strict):
     promote_delay_seconds: int = Field(default=0, ge=0, le=86400)
     rollback_window_seconds: int = Field(default=0, ge=0, le=604800)
 
-    _two_distinct_colors = field_validator("environments")(classmethod(lambda cls, v: two_distinct_colors(v)))
     _alarm_names = field_validator("alarms")(classmethod(lambda cls, v: alarm_names(v)))
+
+    def tuning(self) -> dict[str, Any]:
+        return self.model_dump(include=set(Tuning.model_fields))
+
+
+class AppConfig(Tuning):
+    """Per-app settings, stored with the app by `register`."""
+
+    application_name: str = Field(pattern=APP_NAME, description="The Elastic Beanstalk application")
+    environments: tuple[str, str] = Field(description="The two colors, e.g. mybot-blue and mybot-green")
+    production_cname: str = Field(default="", max_length=255)
+
+    _two_distinct_colors = field_validator("environments")(classmethod(lambda cls, v: two_distinct_colors(v)))
 
     def other(self, environment: str) -> str:
         first, second = self.environments
@@ -324,23 +333,15 @@ Event = ArtifactUploaded | HealthChanged | EnvironmentUpdated | AlarmChanged | O
 # ---------------------------------------------------------------- override API
 
 
-class RegisterConfig(Strict):
+class RegisterConfig(Tuning):
     """`register` input: the app config plus how to find the live color now."""
 
     application_name: str | None = Field(default=None, pattern=APP_NAME)
     environments: tuple[str, str]
     live_environment: str | None = None
     production_cname: str | None = Field(default=None, max_length=255)
-    alarms: tuple[str, ...] = ()
-    deploy_timeout_seconds: int = Field(default=1800, ge=30, le=86400)
-    verify_timeout_seconds: int = Field(default=900, ge=30, le=86400)
-    bake_seconds: int = Field(default=600, ge=0, le=604800)
-    auto_promote: bool = True
-    promote_delay_seconds: int = Field(default=0, ge=0, le=86400)
-    rollback_window_seconds: int = Field(default=0, ge=0, le=604800)
 
     _two_distinct_colors = field_validator("environments")(classmethod(lambda cls, v: two_distinct_colors(v)))
-    _alarm_names = field_validator("alarms")(classmethod(lambda cls, v: alarm_names(v)))
 
 
 class OverrideRequest(Strict):

@@ -6,19 +6,16 @@ Every call goes through boto3 to moto; the handlers are the files SAM deploys (f
 
 from __future__ import annotations
 
-import importlib.util
-import io
 import json
 import uuid
-import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
+from bluegreen_local.bots import bundle, create_bot
+from bluegreen_local.stack import LambdaContext, load_function
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -32,33 +29,6 @@ FUNCTIONS = {
     "override": "OverrideFunction",
     "watchdog": "WatchdogFunction",
 }
-
-
-def bundle(files: dict[str, str] | None = None) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in (files or {"app.py": "print('hello bot')\n"}).items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
-
-
-def load_handler(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bluegreen_function_{name}", ROOT / "functions" / name / "app.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@dataclass
-class LambdaContext:
-    function_name: str
-    aws_request_id: str
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = ""
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
 
 
 def sample(path: str, **replace: str) -> dict[str, Any]:
@@ -78,7 +48,7 @@ class World:
         self.cloudwatch = session.client("cloudwatch")
         self.sqs = session.client("sqs")
         self.events = session.client("events")
-        self.handlers = {name: load_handler(name) for name in FUNCTIONS}
+        self.handlers = {name: load_function(f"functions/{name}") for name in FUNCTIONS}
         self.notification_queue = self._capture_notifications()
 
     # ------------------------------------------------------------------ setup
@@ -92,29 +62,7 @@ class World:
         return url
 
     def create_bot(self) -> None:
-        self.eb.create_application(ApplicationName=APP)
-        self.s3.put_object(Bucket=self.stack.bucket, Key="seed/v0.zip", Body=bundle())
-        self.eb.create_application_version(
-            ApplicationName=APP, VersionLabel="v0", SourceBundle={"S3Bucket": self.stack.bucket, "S3Key": "seed/v0.zip"}
-        )
-        for name, prefix in ((BLUE, APP), (GREEN, GREEN)):
-            self.eb.create_environment(
-                ApplicationName=APP,
-                EnvironmentName=name,
-                CNAMEPrefix=prefix,
-                VersionLabel="v0",
-                SolutionStackName="64bit Amazon Linux 2023 v4.3.0 running Python 3.12",
-            )
-        self.cloudwatch.put_metric_alarm(
-            AlarmName=ALARM,
-            MetricName="Errors",
-            Namespace="Bot",
-            Statistic="Sum",
-            Period=60,
-            EvaluationPeriods=1,
-            Threshold=1,
-            ComparisonOperator="GreaterThanOrEqualToThreshold",
-        )
+        create_bot(self.session, APP)
 
     def register(self, **config: Any) -> dict[str, Any]:
         payload = sample("override/register.json")

@@ -290,38 +290,17 @@ def test_random_delivery_orders_through_the_handlers(world: World, seed: int) ->
 
 
 def _fresh_app(world: World, app: str) -> None:
-    world.eb.create_application(ApplicationName=app)
-    world.eb.create_application_version(
-        ApplicationName=app, VersionLabel="v0", SourceBundle={"S3Bucket": world.stack.bucket, "S3Key": "seed/v0.zip"}
-    )
-    for color in ("blue", "green"):
-        world.eb.create_environment(
-            ApplicationName=app, EnvironmentName=f"{app}-{color}", CNAMEPrefix=f"{app}-{color}-x", VersionLabel="v0"
-        )
-    world.cloudwatch.put_metric_alarm(
-        AlarmName=f"{app}-errors",
-        MetricName="E",
-        Namespace="B",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanOrEqualToThreshold",
-    )
+    from bluegreen_local.bots import create_bot
+
+    create_bot(world.session, app, blue_cname_prefix=f"{app}-blue-x")
+    config = {
+        "environments": [f"{app}-blue", f"{app}-green"],
+        "live_environment": f"{app}-blue",
+        "alarms": [f"{app}-errors"],
+        "bake_seconds": 600,
+    }
     response = world.invoke(
-        "override",
-        {
-            "action": "register",
-            "app": app,
-            "reason": "r",
-            "requested_by": "t",
-            "config": {
-                "environments": [f"{app}-blue", f"{app}-green"],
-                "live_environment": f"{app}-blue",
-                "alarms": [f"{app}-errors"],
-                "bake_seconds": 600,
-            },
-        },
+        "override", {"action": "register", "app": app, "reason": "r", "requested_by": "t", "config": config}
     )
     assert response["ok"], response
 
