@@ -139,22 +139,36 @@ class Controller:
         except BadArtifact as error:
             self._reject_artifact(state, notice, error)
             raise
-        return self.apply(app, lambda _: ArtifactUploaded(event_id=notice.event_id, at=notice.at, artifact=artifact))
+        uploaded = ArtifactUploaded(event_id=notice.event_id, at=notice.at, artifact=artifact)
+        return self.apply(app, lambda _: uploaded, loaded=state)
 
     def environment_event(self, event: HealthChanged | EnvironmentUpdated) -> Outcome:
-        app = self.store.app_for_environment(event.environment)
-        if app is None:
+        state = self._resolve("ENV", event.environment, lambda s: event.environment in s.config.environments)
+        if state is None:
             raise Ignored(f"environment {event.environment} belongs to no registered app")
-        return self.apply(app, lambda _: event)
+        return self.apply(state.app, lambda _: event, loaded=state)
 
     def alarm_event(self, event: AlarmChanged) -> Outcome:
         if event.state != "ALARM":
             # Fast path, one call fewer: leaving ALARM never acts; skip even the look-up.
             raise Ignored(f"alarm {event.alarm} is {event.state}; only ALARM acts")
-        app = self.store.app_for_alarm(event.alarm)
-        if app is None:
+        state = self._resolve("ALARM", event.alarm, lambda s: event.alarm in s.config.alarms)
+        if state is None:
             raise Ignored(f"alarm {event.alarm} belongs to no registered app")
-        return self.apply(app, lambda _: event)
+        return self.apply(state.app, lambda _: event, loaded=state)
+
+    def _resolve(self, kind: str, name: str, owns: Callable[[AppState], bool]) -> AppState | None:
+        """Name -> app through the look-up item (cached per container), then the app itself.
+
+        A cached look-up is checked against the app's config; if the name moved, look it up afresh."""
+        for fresh in (False, True):
+            app = self.store.lookup(kind, name, fresh=fresh)
+            if app is None:
+                return None
+            state = self.store.load(app)
+            if state is not None and owns(state):
+                return state
+        return None
 
     def override(self, request: OverrideRequest, request_id: str) -> dict[str, Any]:
         if request.action == "status":
@@ -166,7 +180,7 @@ class Controller:
             }
         if request.action == "register":
             return describe_state(self.register(request, request_id))
-        self._require_app(request.app)
+        loaded = self._require_app(request.app)
         outcome = self.apply(
             request.app,
             lambda _: OverrideIssued(
@@ -177,6 +191,7 @@ class Controller:
                 reason=request.reason,
                 deployment_id=request.deployment_id,
             ),
+            loaded=loaded,
         )
         return outcome.as_dict()
 
@@ -278,10 +293,13 @@ class Controller:
 
     # ================================================================== the core loop
 
-    def apply(self, app: str, make_event: Callable[[AppState], Event]) -> Outcome:
-        """Decide and commit one event for one app, re-reading on conflicts; then run its effects."""
+    def apply(self, app: str, make_event: Callable[[AppState], Event], loaded: AppState | None = None) -> Outcome:
+        """Decide and commit one event for one app, re-reading on conflicts; then run its effects.
+
+        `loaded`: the app as the caller just read it (saves a read; a conflict re-reads anyway)."""
         for _ in range(MAX_CONFLICTS):
-            state = self._load_settled(app)
+            state = loaded if loaded is not None and loaded.pending is None else self._load_settled(app)
+            loaded = None
             event = self._observe(state, make_event(state))
             decision = decide(state, event, self.clock())
             if decision.outcome == "ignored":
@@ -296,11 +314,11 @@ class Controller:
                 log.info("conflict on %s at revision %s; re-reading", app, state.revision)
                 continue
             log.info("%s for %s: %s -> %s", decision.rule, app, event.kind, decision.reason)
-            failure = self._run_pending(committed)
+            failure, final = self._run_pending(committed)
             if failure is not None and not isinstance(event, EffectFailed):
-                self._apply_failure(app, committed.revision, failure)
+                return self._apply_failure(app, committed.revision, failure)
             kinds: list[str] = [e.kind for e in decision.effects]
-            return Outcome(app, "accepted", decision.rule, decision.reason, self.store.load(app) or committed, kinds)
+            return Outcome(app, "accepted", decision.rule, decision.reason, final, kinds)
         raise Transient(f"{app}: too many concurrent writers; retry")
 
     def _with_pending(self, decision: Decision) -> AppState:
@@ -380,21 +398,23 @@ class Controller:
         except Conflict:
             return  # someone else took over first
         log.warning("%s: finishing pending effects of revision %s", state.app, state.pending.revision)
-        failure = self._run_pending(claimed)
+        failure, _ = self._run_pending(claimed)
         if failure is not None:
             self._apply_failure(state.app, claimed.revision, failure)
 
-    def _apply_failure(self, app: str, revision: int, failure: tuple[str, str]) -> None:
+    def _apply_failure(self, app: str, revision: int, failure: tuple[str, str]) -> Outcome:
         """Feed an effect that AWS rejected for good back to the machine (it aborts the deployment)."""
         effect, error = failure
         event = EffectFailed(event_id=f"failed:{revision}", at=self.clock(), effect=effect, error=error)
-        self.apply(app, lambda _: event)
+        return self.apply(app, lambda _: event)
 
-    def _run_pending(self, state: AppState) -> tuple[str, str] | None:
-        """Run the effects, publish the notifications, clear the record. Returns a permanent failure."""
+    def _run_pending(self, state: AppState) -> tuple[tuple[str, str] | None, AppState]:
+        """Run the effects, publish the notifications, clear the record.
+
+        Returns a permanent failure, if any, and the state as committed last."""
         pending = state.pending
         if pending is None:
-            return None
+            return None, state
         failure: tuple[str, str] | None = None
         try:
             for effect in pending.effects:
@@ -413,7 +433,8 @@ class Controller:
             self.store.commit(state.revision, cleared)
         except Conflict:
             log.info("%s: pending record already taken over", state.app)
-        return failure
+            return failure, state
+        return failure, cleared
 
     def _release(self, state: AppState) -> None:
         """Let the next invocation (an AWS retry or the watchdog) run the effects at once."""

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 STATE_SK = "STATE"
 LOOKUP_SK = "LOOKUP"
 IN_FLIGHT_INDEX = "InFlight"
+LOOKUP_CACHE_SIZE = 10_000
 
 
 def app_key(app: str) -> dict[str, Any]:
@@ -32,6 +33,7 @@ class Store(Protocol):
     def load(self, app: str) -> AppState | None: ...
     def app_for_environment(self, environment: str) -> str | None: ...
     def app_for_alarm(self, alarm: str) -> str | None: ...
+    def lookup(self, kind: str, name: str, *, fresh: bool = False) -> str | None: ...
     def commit(self, previous_revision: int, state: AppState, history: HistoryRecord | None = None) -> None: ...
     def register(self, previous: AppState | None, state: AppState, history: HistoryRecord) -> None: ...
     def history(self, app: str, limit: int = 20) -> list[HistoryRecord]: ...
@@ -49,6 +51,7 @@ class DynamoStore:
         self.table = settings.table
         self.history_ttl_seconds = settings.history_ttl_days * 86400
         self._client = client
+        self._lookups: dict[tuple[str, str], str] = {}
 
     @property
     def client(self) -> Any:
@@ -76,16 +79,26 @@ class DynamoStore:
             return None
         return AppState.model_validate_json(item["state"]["S"])
 
-    def _lookup(self, kind: str, name: str) -> str | None:
+    def lookup(self, kind: str, name: str, *, fresh: bool = False) -> str | None:
+        """`ENV`/`ALARM` name -> app, one GetItem. Found mappings are cached for the container's life
+        (callers verify them against the app's config and ask again with `fresh=True` if it moved)."""
+        cached = self._lookups.get((kind, name))
+        if cached is not None and not fresh:
+            return cached
         key = {"pk": {"S": f"{kind}#{name}"}, "sk": {"S": LOOKUP_SK}}
         item = self._call("get_item", TableName=self.table, Key=key).get("Item")
-        return item["app"]["S"] if item else None
+        app = item["app"]["S"] if item else None
+        if app is None:
+            self._lookups.pop((kind, name), None)
+        elif len(self._lookups) < LOOKUP_CACHE_SIZE:
+            self._lookups[(kind, name)] = app
+        return app
 
     def app_for_environment(self, environment: str) -> str | None:
-        return self._lookup("ENV", environment)
+        return self.lookup("ENV", environment, fresh=True)
 
     def app_for_alarm(self, alarm: str) -> str | None:
-        return self._lookup("ALARM", alarm)
+        return self.lookup("ALARM", alarm, fresh=True)
 
     def history(self, app: str, limit: int = 20) -> list[HistoryRecord]:
         response = self._call(
