@@ -8,7 +8,7 @@ SAM_VENV := .venv-sam
 SAM_PY_VERSION ?= 3.12
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint format typecheck unit integration e2e demo bench sam-build sam-validate clean
+.PHONY: help venv test lint format typecheck unit integration e2e demo bench sam-venv sam-build sam-validate clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
@@ -34,8 +34,37 @@ format: $(STAMP) ## ruff format and autofix
 typecheck: $(STAMP) ## mypy, strict on shared/bluegreen
 	$(VENV)/bin/mypy
 
-test: lint typecheck ## Lint, type-check and run every test (unit, integration, template, e2e)
+test: lint typecheck sam-validate sam-build ## Lint, type-check and run every test (unit, integration, template, e2e)
 	$(PY) -m pytest -q
+
+# ------------------------------------------------------------------ SAM CLI
+# aws-sam-cli pins its own boto3, pydantic, cfn-lint and aws-sam-translator, so it gets its own
+# virtualenv, from requirements/sam.txt. Neither target needs an AWS account or credentials.
+SAM := $(SAM_VENV)/bin/sam
+SAM_STAMP := $(SAM_VENV)/.installed
+SAM_RUN := SAM_CLI_TELEMETRY=0 $(SAM)
+# `sam build` builds the layer (BuildMethod python3.12) with python3.12 from PATH. pyenv keeps each
+# version in its own directory and its shim fails for a version it does not select, so the newest
+# installed pyenv 3.12.x goes first on PATH when there is one; otherwise python3.12 must be on PATH.
+SAM_PYTHON := python$(SAM_PY_VERSION)
+SAM_PY_BIN := $(lastword $(sort $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/$(SAM_PY_VERSION).*/bin)))
+SAM_PATH := $(if $(SAM_PY_BIN),$(SAM_PY_BIN):)$(PATH)
+
+$(SAM_STAMP): requirements/sam.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "aws-sam-cli needs Python 3.10+"'
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/sam.txt
+	touch $(SAM_STAMP)
+
+sam-venv: $(SAM_STAMP) ## Create .venv-sam (the SAM CLI) from requirements/sam.txt
+
+sam-validate: $(SAM_STAMP) ## sam validate --lint (cfn-lint through SAM; offline)
+	$(SAM_RUN) validate --lint --template template.yaml --region us-east-1
+
+sam-build: $(SAM_STAMP) ## sam build of the layer and the functions into .aws-sam/build (needs python3.12)
+	@PATH="$(SAM_PATH)" $(SAM_PYTHON) -c 'import sys' >/dev/null 2>&1 || { echo "make sam-build: sam build needs $(SAM_PYTHON) on PATH (the runtime of the layer's BuildMethod); install Python $(SAM_PY_VERSION) (e.g. 'pyenv install $(SAM_PY_VERSION)' or your OS package $(SAM_PYTHON)) and run again" >&2; exit 1; }
+	PATH="$(SAM_PATH)" $(SAM_RUN) build --template template.yaml --cached --parallel
 
 demo: $(STAMP) ## Run the whole lifecycle on the embedded local AWS
 	$(PY) -m bluegreen_local.demo
