@@ -140,13 +140,21 @@ def test_no_dev_only_code_in_any_built_artifact() -> None:
     offending = []
     for path in shipped_files():
         parts = path.relative_to(BUILD).parts
-        if (
-            any(part.startswith("bluegreen_local") for part in parts)
-            or dev_only_dirs_in(parts)
-            or path.suffix == ".pyc"
-        ):
+        stray_bytecode = path.suffix == ".pyc" and (parts[0] != LAYER or ".cpython-312." not in path.name)
+        if any(part.startswith("bluegreen_local") for part in parts) or dev_only_dirs_in(parts) or stray_bytecode:
             offending.append(str(path.relative_to(BUILD)))
-    assert not offending, f"dev-only or compiled files in the build: {sorted(offending)[:20]}"
+    assert not offending, f"dev-only or stray compiled files in the build: {sorted(offending)[:20]}"
+
+
+def test_the_layer_ships_bytecode_for_the_runtime() -> None:
+    """/opt is read-only on Lambda: without .pyc files every cold start compiles the layer from source."""
+    if not BUILD.is_dir():
+        pytest.skip("no .aws-sam/build: run `make sam-build`")
+    python = BUILD / LAYER / "python"
+    for package in ("bluegreen", "pydantic", "aws_lambda_powertools"):
+        sources = list((python / package).rglob("*.py"))
+        compiled = list((python / package).rglob("__pycache__/*.cpython-312.pyc"))
+        assert sources and len(compiled) >= len(sources) * 0.9, f"{package}: {len(compiled)} .pyc for {len(sources)} .py"
 
 
 @pytest.mark.parametrize(

@@ -146,7 +146,9 @@ def test_code_locations_exist(source: dict[str, Any]) -> None:
         assert (ROOT / directory / "app.py").is_file()
     layer = source["Resources"]["BluegreenLayer"]
     assert layer["Properties"]["ContentUri"].rstrip("/") == "shared"
-    assert layer["Metadata"]["BuildMethod"] == "python3.12"
+    # shared/Makefile builds it (BuildMethod makefile) so that the layer ships compiled bytecode.
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert "build-BluegreenLayer:" in (ROOT / "shared" / "Makefile").read_text()
     assert set(layer["Properties"]["CompatibleRuntimes"]) >= {"python3.12", "python3.13"}
     assert (ROOT / "shared" / "requirements.txt").is_file()
     assert (ROOT / "shared" / "bluegreen" / "__init__.py").is_file()
