@@ -1,333 +1,808 @@
 """Elastic Beanstalk deployment calls for moto, in moto's own style (dev-only; never shipped).
 
-moto 5 implements EB applications and environments but not the deployment calls bluegreen makes, and
-its DescribeEnvironments ignores filters and returns no CNAME. `install()` swaps in a subclass of
-moto's EB backend and response class that adds them, plus a small simulation of what EB does
-asynchronously: an environment update takes `update_seconds`, then EB reports it with the same
-EventBridge events AWS sends ("Elastic Beanstalk resource status change", "Health status change").
+moto 5 models EB applications and environments but not the calls a blue-green controller makes:
+application versions, UpdateEnvironment, SwapEnvironmentCNAMEs, AbortEnvironmentUpdate, health and
+events; its DescribeEnvironments ignores filters and returns no CNAME. This module subclasses moto's
+EB backend, models and response class to add them, plus a small simulation of what EB does
+asynchronously: an update takes `update_seconds` and ends when `advance()` (or `complete_update()`)
+runs, and EB reports it with the EventBridge events AWS sends ("Elastic Beanstalk resource status
+change", "Health status change") to listeners registered with `add_listener()`.
 
-Production code never imports this module: it only talks to an EB endpoint through boto3.
+`install()` points moto's own `eb_backends` at the subclass, so `mock_aws()` and moto's server
+(started after `install()`) both serve EB through it. Production code never imports this module:
+it only talks to an EB endpoint through boto3.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import random
+import logging
 import string
+import sys
 import threading
 import time
-import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from types import ModuleType
+from typing import Any, TypeVar
 
-import moto.elasticbeanstalk as moto_eb
-import moto.elasticbeanstalk.models as eb_models
-import moto.elasticbeanstalk.responses as eb_responses
 import moto.elasticbeanstalk.urls as eb_urls
-from moto.core.base_backend import BackendDict
+from moto.core.base_backend import backend_lock
+from moto.core.common_models import BaseModel
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult, EmptyResult
 from moto.elasticbeanstalk.exceptions import InvalidParameterValueError
-from moto.elasticbeanstalk.models import EBBackend, Environment
+from moto.elasticbeanstalk.models import Application, EBBackend, Environment, eb_backends
+from moto.elasticbeanstalk.responses import EBResponse
+from moto.elasticbeanstalk.utils import make_arn
+from moto.moto_api._internal import mock_random as random
+
+log = logging.getLogger(__name__)
 
 MARKER = "bluegreen-simulate.json"
-COLORS = {"Ok": "Green", "Info": "Green", "Warning": "Yellow", "Degraded": "Red", "Severe": "Red", "Pending": "Grey"}
+"""A file of this name inside a version's zip says how the version behaves once deployed."""
+
+HEALTH_STATUSES = ("NoData", "Unknown", "Pending", "Ok", "Info", "Warning", "Degraded", "Severe", "Suspended")
+COLORS = {"Ok": "Green", "Info": "Green", "Warning": "Yellow", "Degraded": "Red", "Severe": "Red"}
+CAUSES = {
+    "Warning": "15.0 % of the requests are failing with HTTP 5xx.",
+    "Degraded": "50.0 % of the requests are failing with HTTP 5xx.",
+    "Severe": "100.0 % of the requests are failing with HTTP 5xx.",
+}
+SEVERITY_ORDER = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+STATUS_CHANGE = "Elastic Beanstalk resource status change"
+HEALTH_CHANGE = "Health status change"
+MAX_EVENTS = 10_000
+
 Listener = Callable[[dict[str, Any]], None]
+T = TypeVar("T")
 
 
+def _invalid_state(env: Environment) -> InvalidParameterValueError:
+    return InvalidParameterValueError(
+        f"Environment named {env.environment_name} is in an invalid state for this operation. Must be Ready."
+    )
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _page(items: Sequence[T], max_records: int | None, next_token: str | None) -> tuple[list[T], str | None]:
+    """EB's MaxRecords/NextToken paging over an already ordered list."""
+    try:
+        start = int(next_token) if next_token else 0
+    except ValueError:
+        raise InvalidParameterValueError("Invalid NextToken.") from None
+    if max_records is None:
+        return list(items[start:]), None
+    end = start + max_records
+    return list(items[start:end]), (str(end) if end < len(items) else None)
+
+
+# ---------------------------------------------------------------------------------------------- models
 @dataclass
 class Outcome:
-    """How an update to a version ends in the simulation."""
+    """How an update to a version ends in the simulation: healthy `Ok` unless told otherwise."""
 
     health: str = "Ok"
     fail: bool = False
     degrade_after_seconds: float | None = None
     degrade_to: str = "Degraded"
 
+    @classmethod
+    def from_marker(cls, marker: Any) -> Outcome:
+        if not isinstance(marker, dict):
+            return cls()
+        health = marker.get("health")
+        if health is not None and health not in HEALTH_STATUSES:
+            return cls()
+        after = marker.get("degrade_after_seconds")
+        if isinstance(after, int | float) and not isinstance(after, bool):
+            return cls("Ok", bool(marker.get("fail", False)), float(after), health or "Degraded")
+        return cls(health or "Ok", bool(marker.get("fail", False)))
 
-@dataclass
-class ApplicationVersion:
-    application_name: str
-    label: str
-    bucket: str
-    key: str
-    description: str
-    created: datetime
+    @classmethod
+    def from_bundle(cls, body: bytes | None) -> Outcome:
+        """Read `bluegreen-simulate.json` from a zip; anything unreadable gets the default outcome."""
+        if not body:
+            return cls()
+        try:
+            with zipfile.ZipFile(io.BytesIO(body)) as archive:
+                names = sorted(
+                    (n for n in archive.namelist() if n.rsplit("/", 1)[-1] == MARKER), key=lambda n: n.count("/")
+                )
+                if not names:
+                    return cls()
+                return cls.from_marker(json.loads(archive.read(names[0])))
+        except (zipfile.BadZipFile, OSError, ValueError, KeyError, RuntimeError, NotImplementedError):
+            return cls()
 
 
 @dataclass
 class Update:
-    label: str
+    """An update in progress on one environment (`label` None: a configuration-only update)."""
+
+    label: str | None
+    started: float
     due: float
+    previous_health: str
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+class ApplicationVersion(BaseModel):
+    def __init__(
+        self,
+        backend: BlueGreenEBBackend,
+        application_name: str,
+        version_label: str,
+        source_bundle: dict[str, str] | None,
+        description: str | None,
+        process: bool,
+        created: datetime,
+    ) -> None:
+        self.application_name = application_name
+        self.version_label = version_label
+        self.source_bundle = source_bundle
+        self.description = description
+        self.status = "Processed" if process else "Unprocessed"
+        self.date_created = self.date_updated = created
+        self.application_version_arn = make_arn(
+            backend.region_name, backend.account_id, "applicationversion", f"{application_name}/{version_label}"
+        )
 
 
-class SimulatedEBBackend(EBBackend):
-    def __init__(self, region_name: str, account_id: str) -> None:
-        super().__init__(region_name, account_id)
-        self.versions: dict[tuple[str, str], ApplicationVersion] = {}
-        self.outcomes: dict[tuple[str, str], Outcome] = {}
-        self.updates: dict[str, Update] = {}
-        self.degradations: dict[str, tuple[float, str]] = {}
-        self.events: list[dict[str, Any]] = []
-        self.listeners: list[Listener] = []
-        self.update_seconds = 0.0
-        self.swap_count = 0
-        self.lock = threading.RLock()
+class BlueGreenApplication(Application):
+    def __init__(self, backend: BlueGreenEBBackend, application_name: str, description: str | None = None) -> None:
+        super().__init__(backend, application_name)
+        self.description = description
+        self.date_created = self.date_updated = backend.now()
 
     @property
-    def _url_module(self) -> Any:
-        return eb_urls
+    def application_arn(self) -> str:
+        return self.arn
+
+    @property
+    def versions(self) -> list[str]:
+        """Labels of this application's versions, newest first (ApplicationDescription.Versions)."""
+        found = [v for (app, _), v in self.backend.versions.items() if app == self.application_name]
+        return [v.version_label for v in reversed(found)]
+
+
+class BlueGreenEnvironment(Environment):
+    def __init__(
+        self,
+        application: BlueGreenApplication,
+        environment_name: str,
+        *,
+        solution_stack_name: str | None,
+        platform_arn: str | None,
+        tags: dict[str, str],
+        cname_prefix: str,
+        version_label: str | None,
+        description: str | None,
+        tier: dict[str, str] | None,
+        option_settings: list[dict[str, str]],
+        created: datetime,
+    ) -> None:
+        super().__init__(application, environment_name, solution_stack_name or "", tags)
+        self._application_name: str = application.application_name
+        self._region: str = application.region
+        self._account_id: str = application.account_id
+        self.solution_stack_name = solution_stack_name  # type: ignore[assignment]  # moto's sets "None"
+        self._platform_arn = platform_arn
+        self.environment_id = "e-" + "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(10))
+        self.cname = f"{cname_prefix}.{self._region}.elasticbeanstalk.com"
+        suffix = "".join(random.choice(string.ascii_uppercase + string.digits) for _ in range(12))
+        number = "".join(random.choice(string.digits) for _ in range(10))
+        self.load_balancer = f"awseb-{self.environment_id}-AWSEBLoa-{suffix}"
+        self.endpoint_url = f"{self.load_balancer}-{number}.{self._region}.elb.amazonaws.com"
+        self.version_label = version_label
+        self.description = description
+        if tier:
+            self.tier = {**self.tier, **tier}
+        self.option_settings = list(option_settings)
+        self.status = "Ready"
+        self.health = "Green"
+        self.health_status = "Ok"
+        self.causes: list[str] = []
+        self.abortable_operation_in_progress = False
+        self.date_created = self.date_updated = created
+        self.date_terminated: datetime | None = None
+
+    @property  # type: ignore[override]
+    def version_label(self) -> str | None:  # moto's Environment starts it at the int 1
+        return self._version_label
+
+    @version_label.setter
+    def version_label(self, value: str | int | None) -> None:
+        self._version_label = value if isinstance(value, str) else None
+
+    # moto's Environment reads these through a weak proxy to its application; an environment outlives
+    # its application once terminated or deleted, so they are kept on the environment itself.
+    @property
+    def application_name(self) -> str:
+        return self._application_name
+
+    @property
+    def region(self) -> str:
+        return self._region
+
+    @property
+    def environment_arn(self) -> str:
+        return make_arn(
+            self._region, self._account_id, "environment", f"{self._application_name}/{self.environment_name}"
+        )
+
+    @property
+    def platform_arn(self) -> str | None:  # type: ignore[override]
+        return self._platform_arn
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        return {
+            "LoadBalancer": {
+                "LoadBalancerName": self.load_balancer,
+                "Domain": self.endpoint_url,
+                "Listeners": [{"Protocol": "http", "Port": 80}],
+            }
+        }
+
+    def merge_option_settings(self, settings: Iterable[dict[str, str]], remove: Iterable[dict[str, str]]) -> None:
+        def key(option: dict[str, str]) -> tuple[str | None, str | None, str | None]:
+            return option.get("ResourceName"), option.get("Namespace"), option.get("OptionName")
+
+        merged = {key(o): o for o in self.option_settings}
+        for option in remove:
+            merged.pop(key(option), None)
+        for option in settings:
+            merged[key(option)] = option
+        self.option_settings = list(merged.values())
+
+
+# ---------------------------------------------------------------------------------------------- backend
+class BlueGreenEBBackend(EBBackend):
+    """moto's EB backend plus versions, updates, CNAME swaps, health, events, and a clock to drive them."""
+
+    def __init__(self, region_name: str, account_id: str) -> None:
+        super().__init__(region_name, account_id)
+        self.lock = threading.RLock()
+        self.clock: Callable[[], float] = time.time
+        self.update_seconds = 0.0
+        self.swap_count = 0
+        self.versions: dict[tuple[str, str], ApplicationVersion] = {}
+        self.outcomes: dict[tuple[str, str], Outcome] = {}
+        self.updates: dict[str, Update] = {}  # environment name -> update in progress
+        self.degradations: dict[str, tuple[float, str]] = {}  # environment name -> (when, health)
+        self.terminated: list[BlueGreenEnvironment] = []
+        self.events: list[dict[str, Any]] = []  # DescribeEvents shape, oldest first
+        self.listeners: list[Listener] = []
+
+    @property
+    def _url_module(self) -> ModuleType:
+        # moto derives "<package>.urls" from the backend's module name; ours lives outside moto, and
+        # this module carries the url_bases/url_paths that route EB requests to BlueGreenEBResponse.
+        return sys.modules[__name__]
+
+    def now(self, at: float | None = None) -> datetime:
+        return datetime.fromtimestamp(self.clock() if at is None else at, UTC)
 
     # ------------------------------------------------------------------ look-ups
-    def environments(self) -> list[Environment]:
-        return [env for app in self.applications.values() for env in app.environments.values()]
+    def environments(self) -> list[BlueGreenEnvironment]:
+        """Live (not terminated) environments of every application."""
+        return [env for app in self.applications.values() for env in app.environments.values()]  # type: ignore[misc]
 
-    def environment(self, name: str | None = None, environment_id: str | None = None) -> Environment:
-        for env in self.environments():
-            if (name and env.environment_name == name) or (environment_id and env.environment_id == environment_id):
-                return env
-        raise InvalidParameterValueError(f"No Environment found for EnvironmentName = '{name or environment_id}'.")
+    def environment(self, name: str | None = None, environment_id: str | None = None) -> BlueGreenEnvironment:
+        if not name and not environment_id:
+            raise InvalidParameterValueError("You must specify either EnvironmentName or EnvironmentId.")
+        with self.lock:
+            for env in self.environments():
+                if (environment_id and env.environment_id == environment_id) or (
+                    not environment_id and env.environment_name == name
+                ):
+                    return env
+        if environment_id:
+            raise InvalidParameterValueError(f"No Environment found for EnvironmentId = '{environment_id}'.")
+        raise InvalidParameterValueError(f"No Environment found for EnvironmentName = '{name}'.")
 
-    # ------------------------------------------------------------------ environments
-    def create_environment(  # type: ignore[override]
+    def _application(self, application_name: str | None) -> BlueGreenApplication:
+        app = self.applications.get(application_name or "")
+        if app is None:
+            raise InvalidParameterValueError(f"No Application named '{application_name}' found.")
+        return app  # type: ignore[return-value]
+
+    # ------------------------------------------------------------------ applications, environments
+    def create_application(self, application_name: str, description: str | None = None) -> BlueGreenApplication:
+        with self.lock:
+            if application_name in self.applications:
+                raise InvalidParameterValueError(f"Application {application_name} already exists.")
+            app = BlueGreenApplication(self, application_name, description)
+            self.applications[application_name] = app
+            return app
+
+    def delete_application(self, application_name: str) -> None:
+        with self.lock:
+            app = self.applications.pop(application_name, None)
+            if app is None:
+                return
+            for env in app.environments.values():
+                self.updates.pop(env.environment_name, None)
+                self.degradations.pop(env.environment_name, None)
+            for key in [k for k in self.versions if k[0] == application_name]:
+                self.versions.pop(key)
+                self.outcomes.pop(key, None)
+
+    def create_environment(
         self,
-        app: Any,
+        app: Application | str,
         environment_name: str,
-        stack_name: str,
-        tags: dict[str, str],
+        stack_name: str | None = None,
+        tags: dict[str, str] | None = None,
+        *,
         cname_prefix: str | None = None,
         version_label: str | None = None,
-    ) -> Environment:
-        prefix = cname_prefix or environment_name
-        cname = f"{prefix}.{self.region_name}.elasticbeanstalk.com"
-        if any(env.cname == cname for env in self.environments()):
-            raise InvalidParameterValueError(f"DNS name ({cname}) is not available.")
-        if version_label and (app.application_name, version_label) not in self.versions:
-            raise InvalidParameterValueError(f"No Application Version named '{version_label}' found.")
-        env = super().create_environment(app, environment_name, stack_name, tags)
-        env.environment_id = "e-" + "".join(random.choices(string.ascii_lowercase + string.digits, k=10))
-        env.cname = cname
-        env.endpoint_url = f"awseb-{env.environment_id}.{self.region_name}.elb.amazonaws.com"
-        env.version_label = version_label
-        env.solution_stack_name = stack_name
-        env.status, env.health, env.health_status = "Ready", "Green", "Ok"
-        return env
+        description: str | None = None,
+        platform_arn: str | None = None,
+        tier: dict[str, str] | None = None,
+        option_settings: list[dict[str, str]] | None = None,
+    ) -> BlueGreenEnvironment:
+        with self.lock:
+            application = self._application(app if isinstance(app, str) else app.application_name)
+            if not environment_name:
+                raise InvalidParameterValueError("Environment name must be specified.")
+            if any(env.environment_name == environment_name for env in self.environments()):
+                raise InvalidParameterValueError(f"Environment {environment_name} already exists.")
+            if version_label and (application.application_name, version_label) not in self.versions:
+                raise InvalidParameterValueError(f"No Application Version named '{version_label}' found.")
+            prefix = cname_prefix or environment_name
+            cname = f"{prefix}.{self.region_name}.elasticbeanstalk.com".lower()
+            if any(env.cname.lower() == cname for env in self.environments()):
+                raise InvalidParameterValueError(f"DNS name ({cname}) is not available.")
+            env = BlueGreenEnvironment(
+                application,
+                environment_name,
+                solution_stack_name=stack_name,
+                platform_arn=platform_arn,
+                tags=dict(tags or {}),
+                cname_prefix=prefix,
+                version_label=version_label or None,
+                description=description,
+                tier=tier,
+                option_settings=option_settings or [],
+                created=self.now(),
+            )
+            application.environments[environment_name] = env
+            return env
 
-    def describe(self, filters: dict[str, Any]) -> list[Environment]:
-        found = self.environments()
-        if filters.get("ApplicationName"):
-            found = [e for e in found if e.application_name == filters["ApplicationName"]]
-        if filters.get("EnvironmentNames"):
-            found = [e for e in found if e.environment_name in filters["EnvironmentNames"]]
-        if filters.get("EnvironmentIds"):
-            found = [e for e in found if e.environment_id in filters["EnvironmentIds"]]
-        if filters.get("VersionLabel"):
-            found = [e for e in found if e.version_label == filters["VersionLabel"]]
+    def describe_environments(  # type: ignore[override]
+        self,
+        application_name: str | None = None,
+        environment_names: Sequence[str] | None = None,
+        environment_ids: Sequence[str] | None = None,
+        version_label: str | None = None,
+        include_deleted: bool = True,
+        included_deleted_back_to: datetime | None = None,
+    ) -> list[BlueGreenEnvironment]:
+        with self.lock:
+            found = self.environments()
+            if include_deleted:
+                back_to = _as_utc(included_deleted_back_to) if included_deleted_back_to else None
+                found += [
+                    env
+                    for env in self.terminated
+                    if back_to is None or (env.date_terminated is not None and env.date_terminated >= back_to)
+                ]
+        if application_name:
+            found = [e for e in found if e.application_name == application_name]
+        if environment_names:
+            found = [e for e in found if e.environment_name in environment_names]
+        if environment_ids:
+            found = [e for e in found if e.environment_id in environment_ids]
+        if version_label:
+            found = [e for e in found if e.version_label == version_label]
         return found
 
-    # ------------------------------------------------------------------ versions
-    def create_application_version(
-        self, application_name: str, label: str, bucket: str, key: str, description: str
-    ) -> ApplicationVersion:
-        if application_name not in self.applications:
-            raise InvalidParameterValueError(f"No Application named '{application_name}' found.")
-        if not 1 <= len(label) <= 100:
-            raise InvalidParameterValueError("Version label must be 1 to 100 characters.")
-        if (application_name, label) in self.versions:
-            raise InvalidParameterValueError(f"Application Version {label} already exists.")
-        body = self._read_bundle(bucket, key)
-        if body is None:
-            raise InvalidParameterValueError(
-                f"Unable to download from S3 location (Bucket: {bucket}  Key: {key}). Reason: Not Found"
-            )
-        version = ApplicationVersion(application_name, label, bucket, key, description, _now())
+    def terminate_environment(self, env: BlueGreenEnvironment) -> BlueGreenEnvironment:
+        """Terminated at once (EB takes minutes); no events are emitted for it."""
         with self.lock:
-            self.versions[(application_name, label)] = version
-            self.outcomes.setdefault((application_name, label), self._outcome_from_bundle(body))
-        return version
+            app = self.applications.get(env.application_name)
+            if app is not None and app.environments.get(env.environment_name) is env:
+                del app.environments[env.environment_name]
+            self.updates.pop(env.environment_name, None)
+            self.degradations.pop(env.environment_name, None)
+            env.status, env.health, env.abortable_operation_in_progress = "Terminated", "Grey", False
+            env.date_updated = env.date_terminated = self.now()
+            self.terminated.append(env)
+            return env
+
+    # ------------------------------------------------------------------ application versions
+    def create_application_version(
+        self,
+        application_name: str,
+        version_label: str,
+        source_bundle: dict[str, str] | None = None,
+        description: str | None = None,
+        process: bool = False,
+        auto_create_application: bool = False,
+    ) -> ApplicationVersion:
+        with self.lock:
+            if application_name not in self.applications:
+                if not auto_create_application:
+                    raise InvalidParameterValueError(f"No Application named '{application_name}' found.")
+                self.create_application(application_name)
+            if not version_label or len(version_label) > 100:
+                raise InvalidParameterValueError(
+                    f"1 validation error detected: Value '{version_label}' at 'versionLabel' failed to satisfy "
+                    "constraint: Member must have length less than or equal to 100"
+                )
+            if (application_name, version_label) in self.versions:
+                raise InvalidParameterValueError(f"Application Version {version_label} already exists.")
+        bundle = None
+        body = None
+        if source_bundle:
+            bundle = {"S3Bucket": source_bundle.get("S3Bucket", ""), "S3Key": source_bundle.get("S3Key", "")}
+            body = self._read_bundle(bundle["S3Bucket"], bundle["S3Key"])
+            if body is None:
+                raise InvalidParameterValueError(
+                    f"Unable to download from S3 location (Bucket: {bundle['S3Bucket']}  Key: {bundle['S3Key']}). "
+                    "Reason: Not Found"
+                )
+        outcome = Outcome.from_bundle(body)
+        with self.lock:
+            if (application_name, version_label) in self.versions:  # lost a race with the same label
+                raise InvalidParameterValueError(f"Application Version {version_label} already exists.")
+            version = ApplicationVersion(
+                self, application_name, version_label, bundle, description, process, self.now()
+            )
+            self.versions[(application_name, version_label)] = version
+            self.outcomes.setdefault((application_name, version_label), outcome)
+            return version
 
     def _read_bundle(self, bucket: str, key: str) -> bytes | None:
+        """The object from moto's S3 in the same account, or None when EB could not download it."""
+        from moto.s3.exceptions import S3ClientError
         from moto.s3.models import s3_backends
 
         try:
-            return bytes(s3_backends[self.account_id]["aws"].get_object(bucket, key).value)
-        except Exception:  # noqa: BLE001 - any S3 miss is EB's "Unable to download"
+            found = s3_backends[self.account_id][self.partition].get_object(bucket, key)
+        except S3ClientError:
             return None
+        return None if found is None else bytes(found.value)
 
-    @staticmethod
-    def _outcome_from_bundle(body: bytes) -> Outcome:
-        """A `bluegreen-simulate.json` inside the zip says how the version behaves once deployed."""
-        try:
-            with zipfile.ZipFile(io.BytesIO(body)) as archive:
-                marker = json.loads(archive.read(MARKER))
-        except (zipfile.BadZipFile, KeyError, ValueError):
-            return Outcome()
-        return Outcome(
-            health=str(marker.get("health", "Ok")) if "degrade_after_seconds" not in marker else "Ok",
-            fail=bool(marker.get("fail", False)),
-            degrade_after_seconds=marker.get("degrade_after_seconds"),
-            degrade_to=str(marker.get("health", "Degraded")),
-        )
-
-    def set_version_outcome(self, application_name: str, label: str, *, health: str = "Ok", fail: bool = False) -> None:
+    def describe_application_versions(
+        self, application_name: str | None = None, version_labels: Sequence[str] | None = None
+    ) -> list[ApplicationVersion]:
         with self.lock:
-            self.outcomes[(application_name, label)] = Outcome(health=health, fail=fail)
+            found = list(reversed(self.versions.values()))  # newest first, as EB lists them
+        return [
+            v
+            for v in found
+            if (not application_name or v.application_name == application_name)
+            and (not version_labels or v.version_label in version_labels)
+        ]
 
-    # ------------------------------------------------------------------ update, swap
-    def update_environment(self, env: Environment, label: str | None) -> Environment:
+    def set_version_outcome(
+        self,
+        application_name: str,
+        version_label: str,
+        *,
+        health: str = "Ok",
+        fail: bool = False,
+        degrade_after_seconds: float | None = None,
+    ) -> None:
+        """How updates to this version end (overrides a marker file; may be set before the version exists).
+
+        With `degrade_after_seconds`, the update succeeds healthy and `health` arrives that much later.
+        """
+        if health not in HEALTH_STATUSES:
+            raise ValueError(f"unknown health status {health!r}")
+        if degrade_after_seconds is None:
+            outcome = Outcome(health=health, fail=fail)
+        else:
+            outcome = Outcome("Ok", fail, float(degrade_after_seconds), health)
+        with self.lock:
+            self.outcomes[(application_name, version_label)] = outcome
+
+    # ------------------------------------------------------------------ updates
+    def update_environment(
+        self,
+        env: BlueGreenEnvironment,
+        version_label: str | None = None,
+        *,
+        option_settings: list[dict[str, str]] | None = None,
+        options_to_remove: list[dict[str, str]] | None = None,
+        description: str | None = None,
+        redeploy_configuration: bool = False,
+    ) -> BlueGreenEnvironment:
+        """Start an update (a new version and/or configuration); it ends on `advance()`/`complete_update()`."""
         emitted: list[dict[str, Any]] = []
         with self.lock:
-            if label is not None and (env.application_name, label) not in self.versions:
-                raise InvalidParameterValueError(f"No Application Version named '{label}' found.")
+            if version_label is not None and (env.application_name, version_label) not in self.versions:
+                raise InvalidParameterValueError(f"No Application Version named '{version_label}' found.")
             if env.status != "Ready":
-                raise InvalidParameterValueError(
-                    f"Environment named {env.environment_name} is in an invalid state for this operation. "
-                    "Must be Ready."
-                )
-            if label is None:
-                return env
-            env.status, env.abortable_operation_in_progress = "Updating", True
-            self.updates[env.environment_name] = Update(label, time.monotonic() + self.update_seconds)
-            self.degradations.pop(env.environment_name, None)
-            emitted.append(
-                self._status_event(env, "Environment update started", "Environment update is starting.", "INFO")
+                raise _invalid_state(env)
+            if description is not None:
+                env.description = description
+                env.date_updated = self.now()
+            if version_label is None and not option_settings and not options_to_remove and not redeploy_configuration:
+                return env  # a description-only update takes effect at once
+            env.merge_option_settings(option_settings or [], options_to_remove or [])
+            started = self.clock()
+            self.updates[env.environment_name] = Update(
+                version_label, started, started + self.update_seconds, env.health_status
             )
-            emitted.extend(self._set_health(env, "Info", "Application update in progress on 1 instance."))
+            self.degradations.pop(env.environment_name, None)
+            env.status, env.abortable_operation_in_progress = "Updating", True
+            env.date_updated = self.now(started)
+            what = "Application" if version_label is not None else "Configuration"
+            emitted.append(
+                self._status_event(
+                    env, "Environment update started", "Environment update is starting.", "INFO", version_label
+                )
+            )
+            emitted += self._set_health(env, "Info", [f"{what} update in progress on 1 instance."], version_label)
         self._emit(emitted)
         return env
 
     def complete_update(
         self, environment_name: str, *, health: str | None = None, fail: bool | None = None
     ) -> list[dict[str, Any]]:
-        """Finish the environment's running update now (the outcome defaults to the version's)."""
-        emitted: list[dict[str, Any]] = []
+        """Finish the environment's update now and return the events emitted ([] if none is running).
+
+        `health` ("Ok" -> Green, "Warning" -> Yellow, "Degraded"/"Severe" -> Red) and `fail` default to the
+        version's outcome (healthy "Ok" unless `set_version_outcome` or the bundle's marker says otherwise).
+        `fail=True`: the update fails, the old version stays, health goes to Degraded.
+        """
+        if health is not None and health not in HEALTH_STATUSES:
+            raise ValueError(f"unknown health status {health!r}")
         with self.lock:
             env = self.environment(environment_name)
-            update = self.updates.pop(environment_name, None)
+            update = self.updates.pop(env.environment_name, None)
             if update is None:
                 return []
-            outcome = self.outcomes.get((env.application_name, update.label), Outcome())
-            failed = outcome.fail if fail is None else fail
-            env.status, env.abortable_operation_in_progress = "Ready", False
-            env.date_updated = _now()
-            if failed:
-                emitted.append(
-                    self._status_event(env, "Environment update failed", "Failed to deploy application.", "ERROR")
-                )
-                emitted.extend(self._set_health(env, "Degraded", "Command failed on all instances."))
-            else:
-                env.version_label = update.label
-                final = health or outcome.health
-                emitted.append(
-                    self._status_event(
-                        env, "Environment update successful", "Environment update completed successfully.", "INFO"
-                    )
-                )
-                emitted.extend(self._set_health(env, final, "Application update completed."))
-                if outcome.degrade_after_seconds is not None and health is None:
-                    self.degradations[environment_name] = (
-                        time.monotonic() + outcome.degrade_after_seconds,
-                        outcome.degrade_to,
-                    )
+            emitted = self._finish(env, update, self.clock(), health, fail)
         self._emit(emitted)
         return emitted
 
-    def abort_update(self, env: Environment) -> None:
-        emitted: list[dict[str, Any]] = []
-        with self.lock:
-            if self.updates.pop(env.environment_name, None) is None:
-                raise InvalidParameterValueError(f"Environment {env.environment_name} has no update to abort.")
-            env.status, env.abortable_operation_in_progress = "Ready", False
-            emitted.append(
-                self._status_event(env, "Environment update failed", "The environment update was aborted.", "ERROR")
+    def _finish(
+        self, env: BlueGreenEnvironment, update: Update, now: float, health: str | None, fail: bool | None
+    ) -> list[dict[str, Any]]:
+        outcome = Outcome()
+        if update.label is not None:
+            outcome = self.outcomes.get((env.application_name, update.label), outcome)
+        failed = outcome.fail if fail is None else fail
+        env.status, env.abortable_operation_in_progress = "Ready", False
+        env.date_updated = self.now(now)
+        if failed:
+            status = self._status_event(
+                env, "Environment update failed", "Failed to deploy application.", "ERROR", update.label, now
             )
-            emitted.extend(self._set_health(env, "Ok", "Update aborted; previous version restored."))
+            causes = ["Command failed on all instances."]
+            if update.label is not None:
+                causes.append(
+                    f'Incorrect application version found on all instances. Expected version "{update.label}".'
+                )
+            return [status, *self._set_health(env, "Degraded", causes, update.label, now)]
+        if update.label is not None:
+            env.version_label = update.label
+        message = "Environment update completed successfully."
+        status = self._status_event(env, "Environment update successful", message, "INFO", update.label, now)
+        final = health or outcome.health
+        took = max(0, round(now - update.started))
+        what = "Application" if update.label is not None else "Configuration"
+        detail = [f"{what} update completed 0 seconds ago and took {took} seconds."]
+        if health is None and outcome.degrade_after_seconds is not None:
+            self.degradations[env.environment_name] = (now + outcome.degrade_after_seconds, outcome.degrade_to)
+        return [status, *self._set_health(env, final, detail, update.label, now, causes=CAUSES.get(final))]
+
+    def abort_environment_update(self, env: BlueGreenEnvironment) -> list[dict[str, Any]]:
+        """Cancel the update in progress: Ready again on the old version, with the health it had before."""
+        with self.lock:
+            update = self.updates.pop(env.environment_name, None)
+            if update is None or env.status != "Updating":
+                raise InvalidParameterValueError(
+                    f"Environment named {env.environment_name} has no abortable operation in progress."
+                )
+            env.status, env.abortable_operation_in_progress = "Ready", False
+            env.date_updated = self.now()
+            emitted = [
+                self._status_event(
+                    env, "Environment update failed", "The environment update was aborted.", "ERROR", update.label
+                ),
+                *self._set_health(
+                    env,
+                    update.previous_health,
+                    ["Update aborted; the previous version is running."],
+                    update.label,
+                    causes=CAUSES.get(update.previous_health),
+                ),
+            ]
         self._emit(emitted)
+        return emitted
 
     def advance(self, now: float | None = None) -> list[dict[str, Any]]:
-        """Complete every update whose time has come, and apply scheduled degradations."""
-        moment = time.monotonic() if now is None else now
-        with self.lock:
-            due = [name for name, update in self.updates.items() if update.due <= moment]
-            degrading = [(name, to) for name, (when, to) in self.degradations.items() if when <= moment]
+        """Complete every update that is due (by `now`, default the clock) and apply due health changes."""
         emitted: list[dict[str, Any]] = []
-        for name in due:
-            emitted.extend(self.complete_update(name))
-        for name, to in degrading:
-            with self.lock:
-                self.degradations.pop(name, None)
-            emitted.extend(self.set_health(name, to))
+        with self.lock:
+            moment = self.clock() if now is None else now
+            for name, update in sorted(self.updates.items(), key=lambda item: item[1].due):
+                if update.due <= moment:
+                    del self.updates[name]
+                    emitted += self._finish(self.environment(name), update, moment, None, None)
+            for name, (when, health) in sorted(self.degradations.items(), key=lambda item: item[1][0]):
+                if when <= moment:
+                    del self.degradations[name]
+                    env = self.environment(name)
+                    emitted += self._set_health(env, health, [], env.version_label, moment, causes=CAUSES.get(health))
+        self._emit(emitted)
         return emitted
 
     def set_health(self, environment_name: str, health: str) -> list[dict[str, Any]]:
+        """Change an environment's health now (emits a Health status change event if it changed)."""
+        if health not in HEALTH_STATUSES:
+            raise ValueError(f"unknown health status {health!r}")
         with self.lock:
-            emitted = self._set_health(self.environment(environment_name), health, "")
+            env = self.environment(environment_name)
+            self.degradations.pop(env.environment_name, None)
+            emitted = self._set_health(env, health, [], env.version_label, causes=CAUSES.get(health))
         self._emit(emitted)
         return emitted
 
-    def swap(self, source: Environment, destination: Environment) -> None:
+    # ------------------------------------------------------------------ swap
+    def swap_environment_cnames(self, source: BlueGreenEnvironment, destination: BlueGreenEnvironment) -> None:
         with self.lock:
+            if source is destination:
+                raise InvalidParameterValueError("The source and destination environments must be different.")
             for env in (source, destination):
                 if env.status != "Ready":
-                    raise InvalidParameterValueError(
-                        f"Environment named {env.environment_name} is in an invalid state for this operation. "
-                        "Must be Ready."
-                    )
+                    raise _invalid_state(env)
             source.cname, destination.cname = destination.cname, source.cname
+            source.date_updated = destination.date_updated = self.now()
             self.swap_count += 1
-            for env in (source, destination):
-                self.events.append(
-                    self._record(
-                        env,
-                        f"Completed swapping CNAMEs for environments '{source.environment_name}' "
-                        f"and '{destination.environment_name}'.",
-                        "INFO",
-                    )
-                )
 
-    # ------------------------------------------------------------------ events
+    # ------------------------------------------------------------------ health and events
+    def describe_environment_health(self, env: BlueGreenEnvironment) -> dict[str, Any]:
+        with self.lock:
+            instances = dict.fromkeys(HEALTH_STATUSES[:-1], 0)  # InstanceHealthSummary has no Suspended
+            instances["NoData" if env.health_status == "Suspended" else env.health_status] = 1
+            return {
+                "EnvironmentName": env.environment_name,
+                "HealthStatus": env.health_status,
+                "Status": env.status,
+                "Color": env.health,
+                "Causes": list(env.causes),
+                "InstancesHealth": instances,
+                "RefreshedAt": self.now(),
+            }
+
+    def describe_events(
+        self,
+        application_name: str | None = None,
+        environment_name: str | None = None,
+        environment_id: str | None = None,
+        version_label: str | None = None,
+        severity: str | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Recorded events, newest first (StartTime inclusive, EndTime exclusive, Severity = that or worse)."""
+        with self.lock:
+            found = list(reversed(self.events))
+        wanted = {
+            "ApplicationName": application_name,
+            "EnvironmentName": environment_name,
+            "EnvironmentId": environment_id,
+            "VersionLabel": version_label,
+        }
+        found = [e for e in found if all(not value or e.get(key) == value for key, value in wanted.items())]
+        if severity in SEVERITY_ORDER:
+            floor = SEVERITY_ORDER.index(severity)
+            found = [e for e in found if SEVERITY_ORDER.index(e["Severity"]) >= floor]
+        if start_time is not None:
+            found = [e for e in found if e["EventDate"] >= _as_utc(start_time)]
+        if end_time is not None:
+            found = [e for e in found if e["EventDate"] < _as_utc(end_time)]
+        return found
+
     def add_listener(self, listener: Listener) -> None:
-        self.listeners.append(listener)
+        """Call `listener(event)` with every EventBridge-shaped event this backend emits."""
+        with self.lock:
+            self.listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        with self.lock:
+            if listener in self.listeners:
+                self.listeners.remove(listener)
 
     def _emit(self, events: list[dict[str, Any]]) -> None:
+        """Deliver outside the lock; like EventBridge, best effort: a failing listener fails no API call."""
+        if not events:
+            return
+        with self.lock:
+            listeners = list(self.listeners)
         for event in events:
-            for listener in list(self.listeners):
-                listener(event)
+            for listener in listeners:
+                try:
+                    listener(event)
+                except Exception:  # one listener's failure must not break the simulation
+                    log.exception("EB event listener %r failed", listener)
 
-    def _set_health(self, env: Environment, health: str, detail: str) -> list[dict[str, Any]]:
+    def _set_health(
+        self,
+        env: BlueGreenEnvironment,
+        health: str,
+        detail: list[str],
+        version_label: str | None,
+        at: float | None = None,
+        *,
+        causes: str | list[str] | None = None,
+    ) -> list[dict[str, Any]]:
         previous = env.health_status
-        env.health_status, env.health = health, COLORS.get(health, "Grey")
+        env.health_status = health
+        # EB suspends health checks during an update: the legacy colour is Grey until it ends.
+        env.health = "Grey" if env.status != "Ready" else COLORS.get(health, "Grey")
+        if causes is None:
+            env.causes = list(detail) if health not in ("Ok",) else []
+        else:
+            env.causes = [causes] if isinstance(causes, str) else list(causes)
         if previous == health:
             return []
-        message = f"Environment health has transitioned from {previous} to {health}." + (f" {detail}" if detail else "")
+        sentences = detail or env.causes
+        message = " ".join([f"Environment health has transitioned from {previous} to {health}.", *sentences])
         severity = "WARN" if health in ("Warning", "Degraded", "Severe") else "INFO"
-        return [self._event(env, "Health status change", "Environment health changed", message, severity)]
+        return [self._event(env, HEALTH_CHANGE, "Environment health changed", message, severity, version_label, at)]
 
-    def _status_event(self, env: Environment, status: str, message: str, severity: str) -> dict[str, Any]:
-        return self._event(env, "Elastic Beanstalk resource status change", status, message, severity)
+    def _status_event(
+        self,
+        env: BlueGreenEnvironment,
+        status: str,
+        message: str,
+        severity: str,
+        version_label: str | None,
+        at: float | None = None,
+    ) -> dict[str, Any]:
+        return self._event(env, STATUS_CHANGE, status, message, severity, version_label, at)
 
-    def _event(self, env: Environment, detail_type: str, status: str, message: str, severity: str) -> dict[str, Any]:
-        now = _now()
-        self.events.append(self._record(env, message, severity))
+    def _event(
+        self,
+        env: BlueGreenEnvironment,
+        detail_type: str,
+        status: str,
+        message: str,
+        severity: str,
+        version_label: str | None,
+        at: float | None,
+    ) -> dict[str, Any]:
+        """Record the event for DescribeEvents and return it in the EventBridge shape AWS uses."""
+        moment = self.now(at)
+        self.events.append(
+            {
+                "EventDate": moment,
+                "Message": message,
+                "ApplicationName": env.application_name,
+                "VersionLabel": version_label,
+                "EnvironmentName": env.environment_name,
+                "EnvironmentId": env.environment_id,  # for the EnvironmentId filter; not serialized
+                # No RequestId: moto's _enrich_response rewrites everything between the first <RequestId>
+                # and the last </RequestId> of a response, which would swallow the rest of the list.
+                "Severity": severity,
+            }
+        )
+        del self.events[:-MAX_EVENTS]
         return {
             "version": "0",
-            "id": str(uuid.uuid4()),
+            "id": str(random.uuid4()),
             "detail-type": detail_type,
             "source": "aws.elasticbeanstalk",
             "account": self.account_id,
-            "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "region": self.region_name,
             "resources": [env.environment_arn],
             "detail": {
                 "Status": status,
-                "EventDate": int(now.timestamp() * 1000),
+                "EventDate": int(moment.timestamp() * 1000),
                 "ApplicationName": env.application_name,
                 "Message": message,
                 "EnvironmentName": env.environment_name,
@@ -335,167 +810,157 @@ class SimulatedEBBackend(EBBackend):
             },
         }
 
-    def _record(self, env: Environment, message: str, severity: str) -> dict[str, Any]:
-        return {
-            "EventDate": _now(),
-            "Message": message,
-            "ApplicationName": env.application_name,
-            "EnvironmentName": env.environment_name,
-            "VersionLabel": env.version_label,
-            "Severity": severity,
-        }
 
-
-def _describe(env: Environment) -> dict[str, Any]:
-    return {
-        "EnvironmentName": env.environment_name,
-        "EnvironmentId": env.environment_id,
-        "ApplicationName": env.application_name,
-        "VersionLabel": env.version_label,
-        "SolutionStackName": env.solution_stack_name,
-        "EndpointURL": env.endpoint_url,
-        "CNAME": env.cname,
-        "DateCreated": env.date_created,
-        "DateUpdated": env.date_updated,
-        "Status": env.status,
-        "AbortableOperationInProgress": env.abortable_operation_in_progress,
-        "Health": env.health,
-        "HealthStatus": env.health_status,
-        "Tier": env.tier,
-        "EnvironmentArn": env.environment_arn,
-    }
-
-
-class SimulatedEBResponse(eb_responses.EBResponse):
+# ---------------------------------------------------------------------------------------------- responses
+class BlueGreenEBResponse(EBResponse):
     @property
-    def elasticbeanstalk_backend(self) -> SimulatedEBBackend:
-        return sim_backends[self.current_account][self.region]  # type: ignore[no-any-return]
+    def elasticbeanstalk_backend(self) -> BlueGreenEBBackend:
+        return eb_backends[self.current_account][self.region]  # type: ignore[return-value]
 
-    def _environment_param(self, prefix: str = "") -> Environment:
+    def _environment_param(self, prefix: str = "") -> BlueGreenEnvironment:
         return self.elasticbeanstalk_backend.environment(
             self._get_param(f"{prefix}EnvironmentName"), self._get_param(f"{prefix}EnvironmentId")
         )
 
+    def create_application(self) -> ActionResult:
+        app = self.elasticbeanstalk_backend.create_application(
+            self._get_param("ApplicationName"), self._get_param("Description")
+        )
+        return ActionResult({"Application": app})
+
     def create_environment(self) -> ActionResult:
-        application_name = self._get_param("ApplicationName")
-        backend = self.elasticbeanstalk_backend
-        if application_name not in backend.applications:
-            raise InvalidParameterValueError(f"No Application named '{application_name}' found.")
-        env = backend.create_environment(
-            backend.applications[application_name],
+        env = self.elasticbeanstalk_backend.create_environment(
+            self._get_param("ApplicationName"),
             environment_name=self._get_param("EnvironmentName"),
             stack_name=self._get_param("SolutionStackName"),
             tags={tag["Key"]: tag["Value"] for tag in self._get_param("Tags", [])},
             cname_prefix=self._get_param("CNAMEPrefix"),
             version_label=self._get_param("VersionLabel"),
+            description=self._get_param("Description"),
+            platform_arn=self._get_param("PlatformArn"),
+            tier=self._get_param("Tier"),
+            option_settings=self._get_param("OptionSettings", []),
         )
-        return ActionResult(_describe(env))
+        return ActionResult(env)
 
     def describe_environments(self) -> ActionResult:
-        filters = {
-            name: self._get_param(name)
-            for name in ("ApplicationName", "EnvironmentNames", "EnvironmentIds", "VersionLabel")
-        }
+        envs = self.elasticbeanstalk_backend.describe_environments(
+            application_name=self._get_param("ApplicationName"),
+            environment_names=self._get_param("EnvironmentNames"),
+            environment_ids=self._get_param("EnvironmentIds"),
+            version_label=self._get_param("VersionLabel"),
+            include_deleted=self._get_param("IncludeDeleted", True),
+            included_deleted_back_to=self._get_param("IncludedDeletedBackTo"),
+        )
+        page, token = _page(envs, self._get_param("MaxRecords"), self._get_param("NextToken"))
+        return ActionResult({"Environments": page, "NextToken": token})
+
+    def terminate_environment(self) -> ActionResult:
         backend = self.elasticbeanstalk_backend
-        return ActionResult({"Environments": [_describe(env) for env in backend.describe(filters)]})
+        return ActionResult(backend.terminate_environment(self._environment_param()))
 
     def create_application_version(self) -> ActionResult:
-        bundle = self._get_param("SourceBundle") or {}
         version = self.elasticbeanstalk_backend.create_application_version(
             self._get_param("ApplicationName"),
             self._get_param("VersionLabel"),
-            bundle.get("S3Bucket", ""),
-            bundle.get("S3Key", ""),
-            self._get_param("Description") or "",
+            source_bundle=self._get_param("SourceBundle"),
+            description=self._get_param("Description"),
+            process=bool(self._get_param("Process", False)),
+            auto_create_application=bool(self._get_param("AutoCreateApplication", False)),
         )
-        return ActionResult({"ApplicationVersion": _version(version)})
+        return ActionResult({"ApplicationVersion": version})
 
     def describe_application_versions(self) -> ActionResult:
-        application_name = self._get_param("ApplicationName")
-        labels = self._get_param("VersionLabels") or []
-        versions = [
-            _version(v)
-            for (app, label), v in self.elasticbeanstalk_backend.versions.items()
-            if (not application_name or app == application_name) and (not labels or label in labels)
-        ]
-        return ActionResult({"ApplicationVersions": versions})
+        versions = self.elasticbeanstalk_backend.describe_application_versions(
+            self._get_param("ApplicationName"), self._get_param("VersionLabels")
+        )
+        page, token = _page(versions, self._get_param("MaxRecords"), self._get_param("NextToken"))
+        return ActionResult({"ApplicationVersions": page, "NextToken": token})
 
     def update_environment(self) -> ActionResult:
         env = self.elasticbeanstalk_backend.update_environment(
-            self._environment_param(), self._get_param("VersionLabel")
+            self._environment_param(),
+            self._get_param("VersionLabel"),
+            option_settings=self._get_param("OptionSettings"),
+            options_to_remove=self._get_param("OptionsToRemove"),
+            description=self._get_param("Description"),
+            redeploy_configuration=any(
+                self._get_param(name) for name in ("TemplateName", "SolutionStackName", "PlatformArn", "Tier")
+            ),
         )
-        return ActionResult(_describe(env))
+        return ActionResult(env)
 
     def swap_environment_cnames(self) -> EmptyResult:
         backend = self.elasticbeanstalk_backend
-        backend.swap(self._environment_param("Source"), self._environment_param("Destination"))
+        backend.swap_environment_cnames(self._environment_param("Source"), self._environment_param("Destination"))
         return EmptyResult()
 
-    # moto derives the method name from the action: SwapEnvironmentCNAMEs -> swap_environment_cnam_es
+    # moto names the handler after the action with camelcase_to_underscores: "SwapEnvironmentCNAMEs"
+    # becomes "swap_environment_cnam_es".
     swap_environment_cnam_es = swap_environment_cnames
 
     def abort_environment_update(self) -> EmptyResult:
-        self.elasticbeanstalk_backend.abort_update(self._environment_param())
+        self.elasticbeanstalk_backend.abort_environment_update(self._environment_param())
         return EmptyResult()
 
     def describe_environment_health(self) -> ActionResult:
-        env = self._environment_param()
-        return ActionResult(
-            {
-                "EnvironmentName": env.environment_name,
-                "HealthStatus": env.health_status,
-                "Status": env.status,
-                "Color": env.health,
-                "Causes": [] if env.health == "Green" else [f"Environment health is {env.health_status}."],
-                "RefreshedAt": _now(),
-            }
-        )
+        health = self.elasticbeanstalk_backend.describe_environment_health(self._environment_param())
+        wanted = set(self._get_param("AttributeNames") or [])
+        if "All" not in wanted:  # like EB: without AttributeNames, only the name comes back
+            health = {k: v for k, v in health.items() if k == "EnvironmentName" or k in wanted}
+        return ActionResult(health)
 
     def describe_events(self) -> ActionResult:
-        backend = self.elasticbeanstalk_backend
-        wanted = {name: self._get_param(name) for name in ("ApplicationName", "EnvironmentName", "VersionLabel")}
-        start = self._get_param("StartTime")
-        found = [
-            e
-            for e in reversed(backend.events)
-            if all(not value or e.get(name) == value for name, value in wanted.items())
-        ]
-        if start:
-            since = start if isinstance(start, datetime) else datetime.fromisoformat(str(start).replace("Z", "+00:00"))
-            found = [e for e in found if e["EventDate"] >= since]
-        limit = int(self._get_param("MaxRecords") or 1000)
-        return ActionResult({"Events": found[:limit]})
+        events = self.elasticbeanstalk_backend.describe_events(
+            application_name=self._get_param("ApplicationName"),
+            environment_name=self._get_param("EnvironmentName"),
+            environment_id=self._get_param("EnvironmentId"),
+            version_label=self._get_param("VersionLabel"),
+            severity=self._get_param("Severity"),
+            start_time=self._get_param("StartTime"),
+            end_time=self._get_param("EndTime"),
+        )
+        page, token = _page(events, self._get_param("MaxRecords"), self._get_param("NextToken"))
+        return ActionResult({"Events": page, "NextToken": token})
 
 
-def _version(version: ApplicationVersion) -> dict[str, Any]:
-    return {
-        "ApplicationName": version.application_name,
-        "VersionLabel": version.label,
-        "Description": version.description,
-        "SourceBundle": {"S3Bucket": version.bucket, "S3Key": version.key},
-        "DateCreated": version.created,
-        "DateUpdated": version.created,
-        "Status": "UNPROCESSED",
-    }
+# What BaseBackend.urls/url_paths/flask_paths read (through BlueGreenEBBackend._url_module): moto's EB
+# endpoint, answered by our response class.
+url_bases = eb_urls.url_bases
+url_paths = {"{0}/$": BlueGreenEBResponse.dispatch}
 
 
-sim_backends = BackendDict(SimulatedEBBackend, "elasticbeanstalk")
-_installed = False
-
-
+# ---------------------------------------------------------------------------------------------- wiring
 def install() -> None:
-    """Make moto (mock_aws and the server) serve EB through the extension. Idempotent."""
-    global _installed
-    if _installed:
-        return
-    moto_eb.eb_backends = sim_backends  # type: ignore[attr-defined]  # what moto.backends.get_backend reads
-    eb_models.eb_backends = sim_backends
-    eb_responses.eb_backends = sim_backends
-    for path in list(eb_urls.url_paths):
-        eb_urls.url_paths[path] = SimulatedEBResponse.dispatch
-    _installed = True
+    """Serve EB from BlueGreenEBBackend in mock_aws() and in moto servers started afterwards. Idempotent.
+
+    moto keeps one BackendDict per service (`moto.elasticbeanstalk.eb_backends`, what `get_backend`
+    returns) and builds each account/region backend lazily from its `backend` class; both the
+    in-process stub and the server route a request through that backend's `urls`. Pointing the class
+    at the subclass is all it takes; backends built before install() (plain moto ones) are dropped.
+    """
+    _set_backend_class(BlueGreenEBBackend)
 
 
-def backend(account_id: str = "123456789012", region: str = "us-east-1") -> SimulatedEBBackend:
+def uninstall() -> None:
+    """Back to moto's own EB (drops the extension's backends)."""
+    _set_backend_class(EBBackend)
+
+
+def _set_backend_class(cls: type[EBBackend]) -> None:
+    with backend_lock:
+        if eb_backends.backend is cls and all(a.backend is cls for a in eb_backends.values()):
+            return
+        eb_backends.backend = cls
+        for account in eb_backends.values():
+            account.backend = cls
+            for region in [r for r, b in account.items() if type(b) is not cls]:
+                del account[region]
+
+
+def backend(account_id: str = DEFAULT_ACCOUNT_ID, region: str = "us-east-1") -> BlueGreenEBBackend:
+    """The extension's backend for an account and region (installs the extension if needed)."""
     install()
-    return sim_backends[account_id][region]  # type: ignore[no-any-return]
+    found = eb_backends[account_id][region]
+    assert isinstance(found, BlueGreenEBBackend)
+    return found
