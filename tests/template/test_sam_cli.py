@@ -154,7 +154,9 @@ def test_the_layer_ships_bytecode_for_the_runtime() -> None:
     for package in ("bluegreen", "pydantic", "aws_lambda_powertools"):
         sources = list((python / package).rglob("*.py"))
         compiled = list((python / package).rglob("__pycache__/*.cpython-312.pyc"))
-        assert sources and len(compiled) >= len(sources) * 0.9, f"{package}: {len(compiled)} .pyc for {len(sources)} .py"
+        assert sources and len(compiled) >= len(sources) * 0.9, (
+            f"{package}: {len(compiled)} .pyc for {len(sources)} .py"
+        )
 
 
 @pytest.mark.parametrize(
