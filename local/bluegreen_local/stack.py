@@ -91,6 +91,7 @@ class LocalStack:
         self._set_environment()
         self._start_server()
         self._reset_moto()
+        _serialize_dynamodb()
         import boto3
         from bluegreen import service
 
@@ -375,6 +376,27 @@ class LocalStack:
             "failure_queue": self.failure_queue,
             "app": self.app,
         }
+
+
+def _serialize_dynamodb() -> None:
+    """moto's DynamoDB is not atomic under concurrent requests: TransactWriteItems applies its items and
+    restores a copy of the table when a condition fails, without a lock, so a concurrent transaction can
+    keep a cancelled one's writes. DynamoDB never does; the local stack serializes item operations so
+    that its concurrency behaves like DynamoDB's (one lock; requests are short)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend, "_bluegreen_serialized", False):
+        return
+    lock = threading.RLock()
+    for name in ("put_item", "get_item", "query", "update_item", "delete_item", "transact_write_items", "scan"):
+        original = getattr(DynamoDBBackend, name)
+
+        def serialized(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, serialized)
+    DynamoDBBackend._bluegreen_serialized = True  # type: ignore[attr-defined]
 
 
 def alarm_event(backend: Any, alarm: Any, previous: tuple[str, str, datetime]) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -13,26 +12,16 @@ from typing import Any
 import pytest
 from bluegreen_local.demo import bundle
 
+from tests.e2e.conftest import running_stack
+
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from bluegreen import service
-    from bluegreen_local.stack import LocalStack
-
-    saved = dict(os.environ)
     descriptor = tmp_path_factory.mktemp("local") / "stack.json"
-    stack = LocalStack(
-        port=0, app="clibot", update_seconds=0.3, tick_seconds=0.5, descriptor=descriptor, log_level="WARNING"
-    ).start()
-    try:
+    with running_stack(app="clibot", update_seconds=0.3, tick_seconds=0.5, descriptor=descriptor) as stack:
         yield stack
-    finally:
-        stack.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        service.reset()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ one that raised, once, and check the invariants again.
 
 from __future__ import annotations
 
-import os
 import random
 import threading
 import time
@@ -27,6 +26,8 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import running_stack
+
 pytestmark = pytest.mark.e2e
 
 THREADS = 50
@@ -38,18 +39,8 @@ SLOW_SWAP_SECONDS = 7.0
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Any]:
-    from bluegreen import service
-    from bluegreen_local.stack import LocalStack
-
-    saved = dict(os.environ)
-    local = LocalStack(port=0, app=None, update_seconds=3600, tick_seconds=3600, log_level="WARNING").start()
-    try:
+    with running_stack(app=None, update_seconds=3600, tick_seconds=3600) as local:
         yield local
-    finally:
-        local.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        service.reset()
 
 
 # ====================================================================== helpers

@@ -7,7 +7,6 @@ Lambda Invoke, and EventBridge rules delivering to the functions.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,23 +14,15 @@ from typing import Any
 import pytest
 from bluegreen_local.demo import Demo, bundle
 
+from tests.e2e.conftest import running_stack
+
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Any]:
-    from bluegreen import service
-    from bluegreen_local.stack import LocalStack
-
-    saved = dict(os.environ)
-    local = LocalStack(port=0, app="mybot", update_seconds=0.3, tick_seconds=0.5, log_level="WARNING").start()
-    try:
+    with running_stack(app="mybot", update_seconds=0.3, tick_seconds=0.5) as local:
         yield local
-    finally:
-        local.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        service.reset()
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> None:
