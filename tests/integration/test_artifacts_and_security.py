@@ -134,3 +134,17 @@ def test_the_function_url_override_records_the_verified_caller_not_the_payload(b
     assert missing["statusCode"] == 404
     unsigned = {"requestContext": {"http": {"method": "POST"}}, "body": "{}"}
     assert handler.lambda_handler(unsigned, context)["statusCode"] == 400
+
+
+def test_eb_deploys_the_inspected_object_version_even_if_the_key_is_overwritten(bot: World) -> None:
+    first = bundle({"bot.py": "print('first')"})
+    put = bot.s3.put_object(Bucket=bot.stack.bucket, Key="mybot/p1.zip", Body=first)
+    assert _deliver(bot, "mybot/p1.zip", put)["outcome"] == "accepted"
+    bot.s3.put_object(Bucket=bot.stack.bucket, Key="mybot/p1.zip", Body=bundle({"bot.py": "print('second')"}))
+    label = bot.status()["deployment"]["artifact"]["label"]
+    (version,) = bot.eb.describe_application_versions(ApplicationName="mybot", VersionLabels=[label])[
+        "ApplicationVersions"
+    ]
+    source = version["SourceBundle"]
+    assert source["S3Key"] == f"_bluegreen/versions/mybot/{label}" and not source["S3Key"].endswith(".zip")
+    assert bot.s3.get_object(Bucket=source["S3Bucket"], Key=source["S3Key"])["Body"].read() == first

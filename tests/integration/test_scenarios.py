@@ -49,7 +49,7 @@ def test_upload_deploy_promote_alarm_rollback(bot: World) -> None:
     versions = bot.eb.describe_application_versions(ApplicationName="mybot", VersionLabels=[label])[
         "ApplicationVersions"
     ]
-    assert versions and versions[0]["SourceBundle"]["S3Key"] == "mybot/build-1.zip"
+    assert versions and versions[0]["SourceBundle"]["S3Key"] == f"_bluegreen/versions/mybot/{label}"
 
     bot.complete_update(GREEN, health="Ok")
     assert bot.deployment_state() == "BAKING"

@@ -16,9 +16,37 @@ def _wrap(error: Exception, what: str) -> Exception:
     return BadInput(f"{what}: {error}", aws_code=error_code(error))
 
 
+PINNED_PREFIX = "_bluegreen/versions"  # no ".zip" suffix on these keys, so the artifact rule never routes them
+
+
+def pinned_key(artifact: Artifact) -> str:
+    return f"{PINNED_PREFIX}/{artifact.key.split('/', 1)[0]}/{artifact.label}"
+
+
 class Beanstalk:
-    def __init__(self, eb: Any = None) -> None:
+    def __init__(self, eb: Any = None, s3: Any = None) -> None:
         self._eb = eb
+        self._s3 = s3
+
+    @property
+    def s3(self) -> Any:
+        if self._s3 is None:
+            self._s3 = client("s3")
+        return self._s3
+
+    def pin(self, artifact: Artifact) -> dict[str, str]:
+        """EB's source bundle names a bucket and key, never an object version, and EB reads it when it
+        deploys. Copy the exact version we inspected to an immutable key, so an overwrite of the upload
+        key can never deploy other bytes under this label. Unversioned buckets keep the key."""
+        if not artifact.version_id:
+            return {"S3Bucket": artifact.bucket, "S3Key": artifact.key}
+        key = pinned_key(artifact)
+        source = {"Bucket": artifact.bucket, "Key": artifact.key, "VersionId": artifact.version_id}
+        try:
+            self.s3.copy_object(Bucket=artifact.bucket, Key=key, CopySource=source)
+        except Exception as error:
+            raise _wrap(error, "CopyObject (pin the artifact version)") from error
+        return {"S3Bucket": artifact.bucket, "S3Key": key}
 
     @property
     def eb(self) -> Any:
@@ -64,7 +92,7 @@ class Beanstalk:
 
         Returns True when this call created it.
         """
-        bundle: dict[str, str] = {"S3Bucket": artifact.bucket, "S3Key": artifact.key}
+        bundle = self.pin(artifact)
         try:
             self.eb.create_application_version(
                 ApplicationName=application_name,
