@@ -433,6 +433,7 @@ def test_the_same_alarm_from_50_threads_rolls_back_once(
     assert second.transient() == [], "a retried alarm must answer"
 
     final = status(stack, name)
+    print("  " + explain(stack, final["history"], baking["revision"], swaps, first, second).replace("\n", "\n  "))
     history = final["history"]
     rolled_back = [t for t in transitions(history, baking["revision"]) if t[2] == "ROLLED_BACK"]
     assert len(rolled_back) == 1, rolled_back
@@ -483,6 +484,7 @@ def test_conflicting_events_from_50_threads_end_in_one_outcome(stack: Any) -> No
                 assert outcome_of(result) in ("accepted", "ignored", "answered"), (call.label, result)
 
     final = status(stack, name)
+    print("  " + explain(stack, final["history"], baking["revision"], swaps, first, second).replace("\n", "\n  "))
     history = final["history"]
     assert_history_is_a_chain(history)
     moves = [t for t in transitions(history, baking["revision"]) if t[3] == deployment]
@@ -536,6 +538,7 @@ def test_the_same_upload_from_50_threads_deploys_once(stack: Any) -> None:
     assert second.transient() == [], "a retried upload must answer"
 
     final = status(stack, name)
+    print("  " + explain(stack, final["history"], 0, swaps, first, second).replace("\n", "\n  "))
     history = final["history"]
     assert_history_is_a_chain(history)
     started = [t for t in transitions(history) if t[2] == "DEPLOYING"]
@@ -575,6 +578,7 @@ def test_two_uploads_from_25_threads_each_leave_one_deployment(stack: Any) -> No
     assert second.transient() == [], "a retried upload must answer"
 
     final = status(stack, name)
+    print("  " + explain(stack, final["history"], 0, stack.eb.swap_count, first, second).replace("\n", "\n  "))
     history = final["history"]
     assert_history_is_a_chain(history)
     in_flight = final["deployment"]
@@ -615,14 +619,17 @@ def test_two_uploads_from_25_threads_each_leave_one_deployment(stack: Any) -> No
     assert_no_other_failure(stack, mark, first, second)
 
 
+@pytest.mark.parametrize("rivals", [True, False], ids=["with-aborts-and-alarms", "promoters-only"])
 def test_conflicting_events_at_the_promotion_swap_at_most_once_each_way(
-    stack: Any, monkeypatch: pytest.MonkeyPatch
+    stack: Any, monkeypatch: pytest.MonkeyPatch, rivals: bool
 ) -> None:
     """EB has finished the update of the idle color; before the controller hears of it, 50 threads
-    deliver EB's own reports (twice over), an alarm, operator promotes and aborts, and ticks. Whether
-    the deployment is aborted (traffic never moves) or promoted (then perhaps rolled back by the alarm
-    or ended by a promote), every swap is one recorded promotion or rollback."""
-    name = "storm-promote"
+    deliver EB's own reports (twice over), operator promotes and ticks, and (with rivals) an alarm and
+    operator aborts. Whether the deployment is aborted (traffic never moves) or promoted (then perhaps
+    rolled back by the alarm or ended by a promote), every swap is one recorded promotion or rollback.
+    An abort decides without asking EB, so it nearly always wins: without rivals, the 45 promoters race
+    each other, and exactly one swap must happen."""
+    name = f"storm-promote-{'rivals' if rivals else 'alone'}"
     register(stack, name)
     upload(stack, name, "build-1")
     wait_for(lambda: f"{name}-green" in stack.eb.updates, what="the update of the idle color started")
@@ -643,14 +650,16 @@ def test_conflicting_events_at_the_promotion_swap_at_most_once_each_way(
     updated["detail"].update(
         Status="Environment update successful", Message="Environment update completed successfully."
     )
+    each = 10 if rivals else 15
     calls = (
-        [Call("HealthFunction", health_changed(f"{name}-green", "storm-ok", "Info", "Ok"), "health")] * 10
-        + [Call("HealthFunction", updated, "update")] * 10
-        + [Call("AlarmFunction", alarm_fired(name), "alarm")] * 10
-        + [Call("OverrideFunction", operator("promote"), "promote")] * 10
-        + [Call("OverrideFunction", operator("abort"), "abort")] * 5
-        + [Call("WatchdogFunction", scheduled(f"storm-promote-tick-{i}"), "tick") for i in range(5)]
+        [Call("HealthFunction", health_changed(f"{name}-green", "storm-ok", "Info", "Ok"), "health")] * each
+        + [Call("HealthFunction", updated, "update")] * each
+        + [Call("OverrideFunction", operator("promote"), "promote")] * each
+        + [Call("WatchdogFunction", scheduled(f"{name}-tick-{i}"), "tick") for i in range(5)]
     )
+    if rivals:
+        calls += [Call("AlarmFunction", alarm_fired(name), "alarm")] * 10
+        calls += [Call("OverrideFunction", operator("abort"), "abort")] * 5
     assert len(calls) == THREADS
     random.Random(5).shuffle(calls)
 
@@ -686,6 +695,8 @@ def test_conflicting_events_at_the_promotion_swap_at_most_once_each_way(
     )
     assert stack.eb.swap_count - swaps == states.count("BAKING") + states.count("ROLLED_BACK")
     promoted = final["deployment"]["state"] in ("BAKING", "SUCCEEDED")
+    if not rivals:
+        assert promoted and stack.eb.swap_count == swaps + 1, ("one promotion, one swap", moves)
     assert final["live_environment"] == (f"{name}-green" if promoted else f"{name}-blue")
     recorded = Counter(r["event_kind"] for r in history if r["revision"] > deploying["revision"])
     answered = accepted_kinds(name, first, second)
