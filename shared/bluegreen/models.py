@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
 APP_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 ENV_NAME = r"^[A-Za-z0-9][A-Za-z0-9-]{2,39}$"  # EB: 4-40 chars, letters, digits and hyphens
@@ -31,14 +31,26 @@ class DeploymentState(StrEnum):
     ABORTED = "ABORTED"
     ROLLED_BACK = "ROLLED_BACK"
     SUPERSEDED = "SUPERSEDED"
+    # EB refused the promotion swap: traffic never moved; retried when both colors are Ready.
+    SWAP_REFUSED = "SWAP_REFUSED"
+    # EB refused the swap back: production still runs the new build; retried and escalated.
+    ROLLBACK_REFUSED = "ROLLBACK_REFUSED"
 
     @property
     def in_flight(self) -> bool:
         return self in IN_FLIGHT
 
 
-IN_FLIGHT = frozenset({DeploymentState.DEPLOYING, DeploymentState.VERIFYING, DeploymentState.BAKING})
-BEFORE_PROMOTION = frozenset({DeploymentState.DEPLOYING, DeploymentState.VERIFYING})
+IN_FLIGHT = frozenset(
+    {
+        DeploymentState.DEPLOYING,
+        DeploymentState.VERIFYING,
+        DeploymentState.BAKING,
+        DeploymentState.SWAP_REFUSED,
+        DeploymentState.ROLLBACK_REFUSED,
+    }
+)
+BEFORE_PROMOTION = frozenset({DeploymentState.DEPLOYING, DeploymentState.VERIFYING, DeploymentState.SWAP_REFUSED})
 
 # EB health: HealthStatus (enhanced health) and Health (the colour). Either can arrive.
 HEALTHY = frozenset({"Ok", "Green"})
@@ -62,15 +74,29 @@ def alarm_names(value: tuple[str, ...]) -> tuple[str, ...]:
 
 
 class Tuning(Strict):
-    """The settings a team tunes per app; shared by the stored config and the `register` request."""
+    """The settings a team tunes per app; shared by the stored config and the `register` request.
+
+    Numbers must be JSON numbers and flags JSON booleans: `true` is not 1 and `"300"` is not 300."""
 
     alarms: tuple[str, ...] = Field(default=(), max_length=50)
-    deploy_timeout_seconds: int = Field(default=1800, ge=30, le=86400)
-    verify_timeout_seconds: int = Field(default=900, ge=30, le=86400)
-    bake_seconds: int = Field(default=600, ge=0, le=604800)
-    auto_promote: bool = True
-    promote_delay_seconds: int = Field(default=0, ge=0, le=86400)
-    rollback_window_seconds: int = Field(default=0, ge=0, le=604800)
+    deploy_timeout_seconds: StrictInt = Field(default=1800, ge=30, le=86400)
+    verify_timeout_seconds: StrictInt = Field(default=900, ge=30, le=86400)
+    bake_seconds: StrictInt = Field(default=600, ge=0, le=604800)
+    auto_promote: StrictBool = True
+    promote_delay_seconds: StrictInt = Field(default=0, ge=0, le=86400)
+    rollback_window_seconds: StrictInt = Field(default=0, ge=0, le=604800)
+    health_grace_seconds: StrictInt = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description="How long the idle color may stay unhealthy on the new version before the deployment aborts",
+    )
+    version_retention: StrictInt = Field(
+        default=30, ge=2, le=1000, description="Application versions bluegreen created that are kept per app"
+    )
+    signing_key_arn: str | None = Field(
+        default=None, max_length=2048, description="KMS key whose signature every artifact must carry"
+    )
 
     _alarm_names = field_validator("alarms")(classmethod(lambda cls, v: alarm_names(v)))
 
@@ -87,6 +113,21 @@ class AppConfig(Tuning):
 
     _two_distinct_colors = field_validator("environments")(classmethod(lambda cls, v: two_distinct_colors(v)))
 
+    @model_validator(mode="after")
+    def _possible(self) -> AppConfig:
+        """Combinations that would make every deployment fail are refused, naming both fields."""
+        if self.promote_delay_seconds >= self.verify_timeout_seconds:
+            raise ValueError(
+                f"promote_delay_seconds ({self.promote_delay_seconds}) must be less than verify_timeout_seconds "
+                f"({self.verify_timeout_seconds}), or every deployment times out before it is promoted"
+            )
+        if self.health_grace_seconds >= self.deploy_timeout_seconds:
+            raise ValueError(
+                f"health_grace_seconds ({self.health_grace_seconds}) must be less than deploy_timeout_seconds "
+                f"({self.deploy_timeout_seconds})"
+            )
+        return self
+
     def other(self, environment: str) -> str:
         first, second = self.environments
         return second if environment == first else first
@@ -102,10 +143,47 @@ class Artifact(Strict):
     size: int = 0
     sha256: str | None = None
     label: str
+    uploaded_at: datetime | None = Field(default=None, description="When S3 stored this object version")
+    sequencer: str | None = Field(default=None, description="S3's per-key event order (hex)")
+    uploaded_by: str | None = Field(default=None, description="The upload's principal, as S3 reports it")
+    signature: str | None = Field(default=None, description="base64 KMS signature of the SHA-256 digest")
 
     @property
     def name(self) -> str:
         return self.key.rsplit("/", 1)[-1]
+
+    def is_older_than(self, other: Artifact) -> bool:
+        """Recency from the upload itself, never from arrival order.
+
+        The same key: S3's `sequencer` (right-pad the shorter with zeros, then compare, as S3's docs
+        say), else the upload time. Different keys: the upload time (one-second precision at worst;
+        a tie is not "older")."""
+        if self.key == other.key and self.sequencer and other.sequencer:
+            width = max(len(self.sequencer), len(other.sequencer))
+            return self.sequencer.upper().ljust(width, "0") < other.sequencer.upper().ljust(width, "0")
+        if self.uploaded_at is None or other.uploaded_at is None:
+            return False
+        return self.uploaded_at < other.uploaded_at
+
+
+class ArtifactRef(Strict):
+    """Enough of an artifact to judge recency and to name it, kept after its deployment ends."""
+
+    key: str
+    label: str
+    uploaded_at: datetime | None = None
+    sequencer: str | None = None
+
+    def as_artifact(self) -> Artifact:
+        return Artifact(
+            bucket="", key=self.key, label=self.label, uploaded_at=self.uploaded_at, sequencer=self.sequencer
+        )
+
+    @classmethod
+    def of(cls, artifact: Artifact) -> ArtifactRef:
+        return cls(
+            key=artifact.key, label=artifact.label, uploaded_at=artifact.uploaded_at, sequencer=artifact.sequencer
+        )
 
 
 class Deployment(Strict):
@@ -121,8 +199,18 @@ class Deployment(Strict):
     state_since: datetime
     promote_at: datetime | None = None
     bake_until: datetime | None = None
+    promoted_at: datetime | None = None
     finished_at: datetime | None = None
     reason: str = ""
+    unhealthy_since: datetime | None = Field(
+        default=None, description="When the idle color was first seen unhealthy on the new version (grace)"
+    )
+    paused_seconds: float = Field(default=0, description="Time spent paused; deadlines do not run while paused")
+    acknowledged_alarms: tuple[str, ...] = Field(
+        default=(), description="`name@transition time` of alarms an operator promoted past (a hotfix)"
+    )
+    held: str | None = Field(default=None, description="What the deployment waits for, in words")
+    escalated: bool = False
 
     @property
     def version(self) -> str:
@@ -139,6 +227,10 @@ class Cause(Strict):
     id: str
     actor: str | None = None
     reason: str | None = None
+    actor_verified: bool = Field(
+        default=False,
+        description="True when AWS verified the actor (SigV4 on the Function URL); otherwise it is as claimed",
+    )
 
 
 class CreateVersion(Strict):
@@ -169,7 +261,18 @@ class MakeLive(Strict):
     other: str
 
 
-Effect = Annotated[CreateVersion | UpdateEnvironment | MakeLive, Field(discriminator="kind")]
+class PruneVersions(Strict):
+    """Keep at most `keep` of the application versions bluegreen created for the app (EB has a quota),
+    never one that either color runs or that `protect` names; their pinned S3 copies go with them."""
+
+    kind: Literal["prune_versions"] = "prune_versions"
+    application_name: str
+    app: str
+    keep: int
+    protect: tuple[str, ...] = ()
+
+
+Effect = Annotated[CreateVersion | UpdateEnvironment | MakeLive | PruneVersions, Field(discriminator="kind")]
 
 
 class Notification(Strict):
@@ -189,13 +292,30 @@ class Notification(Strict):
 
 
 class Pending(Strict):
-    """Write-ahead record of effects committed but not yet confirmed done (an outbox)."""
+    """Write-ahead record of effects committed but not yet confirmed done.
+
+    `gates[i]` is how many effects must have run before `notifications[i]` may be published, so a
+    notification never reports a swap that EB refused."""
 
     revision: int
     owner: str
     claimed_at: datetime
     effects: tuple[Effect, ...] = ()
     notifications: tuple[Notification, ...] = ()
+    gates: tuple[int, ...] = ()
+
+    def publishable(self, effects_done: int) -> tuple[Notification, ...]:
+        gates = self.gates or (0,) * len(self.notifications)
+        return tuple(n for n, gate in zip(self.notifications, gates, strict=False) if gate <= effects_done)
+
+
+class Outbox(Strict):
+    """Notifications not yet delivered. Kept apart from effects, so a bus problem never blocks a rollback."""
+
+    notifications: tuple[Notification, ...] = ()
+    attempts: int = 0
+    last_error: str | None = None
+    failed: int = Field(default=0, description="Notifications dropped after a permanent error (kept in history)")
 
 
 class AppState(Strict):
@@ -214,6 +334,9 @@ class AppState(Strict):
     )
     seen_events: tuple[str, ...] = Field(default=(), description="Recent accepted event ids, for dedup")
     registered_at: datetime | None = None
+    paused_at: datetime | None = None
+    last_succeeded: ArtifactRef | None = Field(default=None, description="The newest build that went live for good")
+    outbox: Outbox = Field(default_factory=Outbox)
 
     @property
     def idle_environment(self) -> str:
@@ -238,6 +361,11 @@ class EnvironmentObservation(Strict):
     health_status: str | None = None
     version_label: str | None = None
     cname: str = ""
+    tier: str = "WebServer"
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "Ready"
 
     @property
     def healthy(self) -> bool:
@@ -259,6 +387,8 @@ class AlarmObservation(Strict):
 class Observed(Strict):
     environments: tuple[EnvironmentObservation, ...] = ()
     alarms: tuple[AlarmObservation, ...] = ()
+    alarms_read: bool = Field(default=False, description="DescribeAlarms was called for this decision")
+    alarms_error: str | None = Field(default=None, description="Why the alarms could not be read (fail closed)")
 
     def environment(self, name: str) -> EnvironmentObservation | None:
         return next((e for e in self.environments if e.name == name), None)
@@ -305,8 +435,10 @@ class AlarmChanged(EventBase):
     reason: str = ""
 
 
-OverrideAction = Literal["status", "promote", "rollback", "abort", "pause", "resume", "retry", "register"]
-MUTATING_ACTIONS = ("promote", "rollback", "abort", "pause", "resume", "retry")
+OverrideAction = Literal[
+    "status", "promote", "approve", "finish_bake", "rollback", "abort", "pause", "resume", "retry", "register"
+]
+MUTATING_ACTIONS = ("promote", "approve", "finish_bake", "rollback", "abort", "pause", "resume", "retry")
 
 
 class OverrideIssued(EventBase):
@@ -315,6 +447,8 @@ class OverrideIssued(EventBase):
     actor: str
     reason: str
     deployment_id: str | None = None
+    force: bool = False
+    actor_verified: bool = False
 
 
 class Tick(EventBase):
@@ -325,6 +459,7 @@ class EffectFailed(EventBase):
     kind: Literal["effect_failed"] = "effect_failed"
     effect: str
     error: str
+    environment: str | None = Field(default=None, description="For make_live: the color that was to be live")
 
 
 Event = ArtifactUploaded | HealthChanged | EnvironmentUpdated | AlarmChanged | OverrideIssued | Tick | EffectFailed
@@ -351,7 +486,10 @@ class OverrideRequest(Strict):
     requested_by: str = Field(default="unknown", min_length=1, max_length=256)
     deployment_id: str | None = Field(default=None, max_length=200)
     config: RegisterConfig | None = None
-    history_limit: int = Field(default=20, ge=0, le=200)
+    history_limit: StrictInt = Field(default=20, ge=0, le=200)
+    force: StrictBool = Field(
+        default=False, description="promote/approve past a firing alarm (a hotfix); said in the notification"
+    )
 
     @model_validator(mode="after")
     def _config_only_with_register(self) -> OverrideRequest:
