@@ -7,6 +7,8 @@
   moto's EventBridge does the matching. A dispatcher invokes the function behind each queue in-process,
   retrying a failing invocation twice and then dead-lettering it, as Lambda's async invoke does.
 - Simulated EB: updates take `update_seconds`, then EB's real-shaped events go to the default bus.
+- S3 notifications in AWS's shapes (`s3_events`): the raw key in EventBridge "Object Created", a
+  form-encoded key in `Records[]`, increasing sequencers, on the default bus only.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bluegreen_local import moto_beanstalk
+from bluegreen_local import moto_beanstalk, s3_events
 from bluegreen_local.bots import create_bot
 from bluegreen_local.template import ROOT, Stack, load_template, provision
 
@@ -88,6 +90,7 @@ class LocalStack:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalStack:
         moto_beanstalk.install()
+        s3_events.install()
         self._set_environment()
         self._start_server()
         self._reset_moto()
