@@ -938,13 +938,25 @@ def install() -> None:
     returns) and builds each account/region backend lazily from its `backend` class; both the
     in-process stub and the server route a request through that backend's `urls`. Pointing the class
     at the subclass is all it takes; backends built before install() (plain moto ones) are dropped.
+
+    It also installs the other local-AWS fixes (`s3_events`: S3 notifications in AWS's shapes;
+    `moto_cloudwatch`: alarm timestamps, AlarmTypes, composite alarms), so one call gives the
+    whole local AWS.
     """
+    from bluegreen_local import moto_cloudwatch, s3_events
+
     _set_backend_class(BlueGreenEBBackend)
+    s3_events.install()
+    moto_cloudwatch.install()
 
 
 def uninstall() -> None:
-    """Back to moto's own EB (drops the extension's backends)."""
+    """Back to moto's own EB, S3 notifications and CloudWatch (drops the extension's EB backends)."""
+    from bluegreen_local import moto_cloudwatch, s3_events
+
     _set_backend_class(EBBackend)
+    s3_events.uninstall()
+    moto_cloudwatch.uninstall()
 
 
 def _set_backend_class(cls: type[EBBackend]) -> None:

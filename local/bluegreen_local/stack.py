@@ -28,7 +28,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bluegreen_local import moto_beanstalk, s3_events
+from bluegreen_local import moto_beanstalk
 from bluegreen_local.bots import create_bot
 from bluegreen_local.template import ROOT, Stack, load_template, provision
 
@@ -89,8 +89,7 @@ class LocalStack:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalStack:
-        moto_beanstalk.install()
-        s3_events.install()
+        moto_beanstalk.install()  # with s3_events and moto_cloudwatch
         self._set_environment()
         self._start_server()
         self._reset_moto()
@@ -407,6 +406,9 @@ def alarm_event(backend: Any, alarm: Any, previous: tuple[str, str, datetime]) -
         return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
 
     now = datetime.now(UTC)
+    configuration: dict[str, Any] = {"description": alarm.description or "", "metrics": []}
+    if getattr(alarm, "rule", None):  # a composite alarm: its rule, no metrics (AWS's sample)
+        configuration = {"alarmRule": alarm.rule, **({"description": alarm.description} if alarm.description else {})}
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -418,7 +420,7 @@ def alarm_event(backend: Any, alarm: Any, previous: tuple[str, str, datetime]) -
         "resources": [alarm.alarm_arn],
         "detail": {
             "alarmName": alarm.name,
-            "configuration": {"description": alarm.description or "", "metrics": []},
+            "configuration": configuration,
             "previousState": {"value": previous[0], "reason": previous[1] or "", "timestamp": stamp(previous[2])},
             "state": {
                 "value": alarm.state_value,
