@@ -24,7 +24,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any, TypeVar
@@ -54,6 +54,12 @@ CAUSES = {
 }
 SEVERITY_ORDER = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 STATUS_CHANGE = "Elastic Beanstalk resource status change"
+MANAGED_CHANGE = "Managed update status change"
+RESULTS = ("ok", "errors", "old_version")
+COMPLETE_WITH_ERRORS = (
+    "Update environment operation is complete, but with errors. "
+    "For more information, see troubleshooting documentation."
+)
 HEALTH_CHANGE = "Health status change"
 MAX_EVENTS = 10_000
 
@@ -92,6 +98,10 @@ class Outcome:
     fail: bool = False
     degrade_after_seconds: float | None = None
     degrade_to: str = "Degraded"
+    result: str = "ok"
+    instances: int = 1
+    rolling: bool = False
+    severe_during_update: bool = False
 
     @classmethod
     def from_marker(cls, marker: Any) -> Outcome:
@@ -100,10 +110,24 @@ class Outcome:
         health = marker.get("health")
         if health is not None and health not in HEALTH_STATUSES:
             return cls()
+        extra = cls._extra(marker)
         after = marker.get("degrade_after_seconds")
         if isinstance(after, int | float) and not isinstance(after, bool):
-            return cls("Ok", bool(marker.get("fail", False)), float(after), health or "Degraded")
-        return cls(health or "Ok", bool(marker.get("fail", False)))
+            return cls("Ok", bool(marker.get("fail", False)), float(after), health or "Degraded", **extra)
+        return cls(health or "Ok", bool(marker.get("fail", False)), **extra)
+
+    @staticmethod
+    def _extra(marker: dict[str, Any]) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if marker.get("result") in RESULTS:
+            extra["result"] = marker["result"]
+        instances = marker.get("instances")
+        if isinstance(instances, int) and not isinstance(instances, bool) and 1 <= instances <= 100:
+            extra["instances"] = instances
+        for key in ("rolling", "severe_during_update"):
+            if isinstance(marker.get(key), bool):
+                extra[key] = marker[key]
+        return extra
 
     @classmethod
     def from_bundle(cls, body: bytes | None) -> Outcome:
@@ -130,6 +154,9 @@ class Update:
     started: float
     due: float
     previous_health: str
+    kind: str = "deploy"  # or "managed" (a managed platform update)
+    fail: bool = False
+    dips: list[tuple[float, str, list[str]]] = field(default_factory=list)  # (when, health, causes)
 
 
 class ApplicationVersion(BaseModel):
@@ -180,7 +207,7 @@ class BlueGreenEnvironment(Environment):
         solution_stack_name: str | None,
         platform_arn: str | None,
         tags: dict[str, str],
-        cname_prefix: str,
+        cname_prefix: str | None,
         version_label: str | None,
         description: str | None,
         tier: dict[str, str] | None,
@@ -194,7 +221,8 @@ class BlueGreenEnvironment(Environment):
         self.solution_stack_name = solution_stack_name  # type: ignore[assignment]  # moto's sets "None"
         self._platform_arn = platform_arn
         self.environment_id = "e-" + "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(10))
-        self.cname = f"{cname_prefix}.{self._region}.elasticbeanstalk.com"
+        self.cname: str | None = f"{cname_prefix}.{self._region}.elasticbeanstalk.com" if cname_prefix else None
+        self.deployment = 1 if version_label else 0
         suffix = "".join(random.choice(string.ascii_uppercase + string.digits) for _ in range(12))
         number = "".join(random.choice(string.digits) for _ in range(10))
         self.load_balancer = f"awseb-{self.environment_id}-AWSEBLoa-{suffix}"
@@ -356,9 +384,14 @@ class BlueGreenEBBackend(EBBackend):
                 raise InvalidParameterValueError(f"Environment {environment_name} already exists.")
             if version_label and (application.application_name, version_label) not in self.versions:
                 raise InvalidParameterValueError(f"No Application Version named '{version_label}' found.")
-            prefix = cname_prefix or environment_name
+            worker = bool(tier) and (tier or {}).get("Name") == "Worker"
+            if worker:  # a worker environment has no CNAME and refuses a prefix
+                if cname_prefix:
+                    raise InvalidParameterValueError("Environment does not support a cname")
+                tier = {"Type": "SQS/HTTP", "Version": "2.0", **(tier or {})}
+            prefix = None if worker else (cname_prefix or environment_name)
             cname = f"{prefix}.{self.region_name}.elasticbeanstalk.com".lower()
-            if any(env.cname.lower() == cname for env in self.environments()):
+            if prefix and any(env.cname and env.cname.lower() == cname for env in self.environments()):
                 raise InvalidParameterValueError(f"DNS name ({cname}) is not available.")
             env = BlueGreenEnvironment(
                 application,
@@ -491,17 +524,34 @@ class BlueGreenEBBackend(EBBackend):
         health: str = "Ok",
         fail: bool = False,
         degrade_after_seconds: float | None = None,
+        result: str = "ok",
+        instances: int = 1,
+        rolling: bool = False,
+        severe_during_update: bool = False,
     ) -> None:
         """How updates to this version end (overrides a marker file; may be set before the version exists).
 
         With `degrade_after_seconds`, the update succeeds healthy and `health` arrives that much later.
+        `result`: "ok"; "errors" (EB's "Update environment operation is complete, but with errors.", the
+        old version stays, Degraded); "old_version" (reported successful, but EB kept the old VersionLabel).
+        `instances`: how many instances the messages count. `rolling`: health dips during the update
+        (Info -> Degraded "Incorrect application version found on 1 out of N instances"), and with
+        `severe_during_update` a brief Severe while instances restart, before the end.
         """
         if health not in HEALTH_STATUSES:
             raise ValueError(f"unknown health status {health!r}")
+        if result not in RESULTS:
+            raise ValueError(f"unknown result {result!r}")
+        extra = {
+            "result": result,
+            "instances": instances,
+            "rolling": rolling,
+            "severe_during_update": severe_during_update,
+        }
         if degrade_after_seconds is None:
-            outcome = Outcome(health=health, fail=fail)
+            outcome = Outcome(health=health, fail=fail, **extra)
         else:
-            outcome = Outcome("Ok", fail, float(degrade_after_seconds), health)
+            outcome = Outcome("Ok", fail, float(degrade_after_seconds), health, **extra)
         with self.lock:
             self.outcomes[(application_name, version_label)] = outcome
 
@@ -530,9 +580,13 @@ class BlueGreenEBBackend(EBBackend):
                 return env  # a description-only update takes effect at once
             env.merge_option_settings(option_settings or [], options_to_remove or [])
             started = self.clock()
-            self.updates[env.environment_name] = Update(
-                version_label, started, started + self.update_seconds, env.health_status
-            )
+            outcome = self._outcome(env.application_name, version_label)
+            update = Update(version_label, started, started + self.update_seconds, env.health_status)
+            if version_label is not None:
+                env.deployment += 1
+            if version_label is not None and outcome.rolling:
+                update.dips = self._dips(env, version_label, outcome, started)
+            self.updates[env.environment_name] = update
             self.degradations.pop(env.environment_name, None)
             env.status, env.abortable_operation_in_progress = "Updating", True
             env.date_updated = self.now(started)
@@ -542,9 +596,125 @@ class BlueGreenEBBackend(EBBackend):
                     env, "Environment update started", "Environment update is starting.", "INFO", version_label
                 )
             )
-            emitted += self._set_health(env, "Info", [f"{what} update in progress on 1 instance."], version_label)
+            emitted += self._set_health(env, "Info", [self._in_progress(what, outcome.instances)], version_label)
         self._emit(emitted)
         return env
+
+    def _outcome(self, application_name: str, version_label: str | None) -> Outcome:
+        if version_label is None:
+            return Outcome()
+        return self.outcomes.get((application_name, version_label), Outcome())
+
+    @staticmethod
+    def _in_progress(what: str, instances: int) -> str:
+        if instances == 1:
+            return f"{what} update in progress on 1 instance."
+        return f"{what} update in progress on 1 out of {instances} instances."
+
+    def _dips(
+        self, env: BlueGreenEnvironment, label: str, outcome: Outcome, started: float
+    ) -> list[tuple[float, str, list[str]]]:
+        """EB's health during a rolling deployment: Degraded while instances run the old version,
+        then (optionally) a brief Severe while they restart; the update's end settles it."""
+        n, span = outcome.instances, self.update_seconds
+        wrong = "1 out of " + str(n) + " instances" if n > 1 else "all instances"
+        dips = [
+            (
+                started + span * 0.4,
+                "Degraded",
+                [
+                    self._in_progress("Application", n),
+                    f'Incorrect application version found on {wrong}. Expected version "{label}" '
+                    f"(deployment {env.deployment}).",
+                ],
+            )
+        ]
+        if outcome.severe_during_update:
+            dips.append((started + span * 0.7, "Severe", ["ELB health is failing or not available for all instances."]))
+        return dips
+
+    def _due_dips(self, env: BlueGreenEnvironment, update: Update, moment: float) -> list[dict[str, Any]]:
+        emitted: list[dict[str, Any]] = []
+        while update.dips and update.dips[0][0] <= moment:
+            when, health, causes = update.dips.pop(0)
+            emitted += self._set_health(env, health, causes, update.label, when, causes=causes)
+        return emitted
+
+    # ------------------------------------------------------------------ managed platform updates
+    def start_managed_update(
+        self, environment_name: str, *, fail: bool = False, seconds: float | None = None
+    ) -> list[dict[str, Any]]:
+        """A managed platform update begins on the environment (EB's maintenance window): Updating, with
+        the "Managed update status change" and "Environment update started" events; it ends like any
+        update (`advance()` after `seconds`, default `update_seconds`, or `complete_update()`), back to
+        Ready on the same version. `fail=True`: "Managed update failed, retrying in 5 minutes."."""
+        with self.lock:
+            env = self.environment(environment_name)
+            if env.status != "Ready":
+                raise _invalid_state(env)
+            started = self.clock()
+            span = self.update_seconds if seconds is None else seconds
+            self.updates[env.environment_name] = Update(
+                None, started, started + span, env.health_status, kind="managed", fail=fail
+            )
+            env.status, env.abortable_operation_in_progress = "Updating", False
+            env.date_updated = self.now(started)
+            emitted = [
+                self._event(
+                    env,
+                    MANAGED_CHANGE,
+                    "Managed updated started",  # sic: AWS's own spelling
+                    "Managed platform update is in-progress.",
+                    "INFO",
+                    env.version_label,
+                    started,
+                ),
+                self._status_event(env, "Environment update started", "Environment update is starting.", "INFO", None),
+                *self._set_health(env, "Info", ["Command is executing on 1 out of 1 instance."], env.version_label),
+            ]
+        self._emit(emitted)
+        return emitted
+
+    def _finish_managed(self, env: BlueGreenEnvironment, update: Update, now: float) -> list[dict[str, Any]]:
+        env.status, env.abortable_operation_in_progress = "Ready", False
+        env.date_updated = self.now(now)
+        label = env.version_label
+        if update.fail:
+            return [
+                self._event(
+                    env,
+                    MANAGED_CHANGE,
+                    "Managed update failed",
+                    "Managed update failed, retrying in 5 minutes.",
+                    "INFO",
+                    label,
+                    now,
+                ),
+                self._status_event(
+                    env, "Environment update failed", "Failed to deploy configuration.", "ERROR", None, now
+                ),
+                *self._set_health(
+                    env, update.previous_health, [], label, now, causes=CAUSES.get(update.previous_health)
+                ),
+            ]
+        took = max(0, round(now - update.started))
+        return [
+            self._status_event(
+                env, "Environment update successful", "Environment update completed successfully.", "INFO", None, now
+            ),
+            self._event(
+                env,
+                MANAGED_CHANGE,
+                "Managed update successful",  # not in AWS's table: inferred (docs/aws-events.md 1.5)
+                "Managed platform update completed successfully.",
+                "INFO",
+                label,
+                now,
+            ),
+            *self._set_health(
+                env, "Ok", [f"Configuration update completed 0 seconds ago and took {took} seconds."], label, now
+            ),
+        ]
 
     def complete_update(
         self, environment_name: str, *, health: str | None = None, fail: bool | None = None
@@ -569,12 +739,20 @@ class BlueGreenEBBackend(EBBackend):
     def _finish(
         self, env: BlueGreenEnvironment, update: Update, now: float, health: str | None, fail: bool | None
     ) -> list[dict[str, Any]]:
-        outcome = Outcome()
-        if update.label is not None:
-            outcome = self.outcomes.get((env.application_name, update.label), outcome)
+        emitted = self._due_dips(env, update, float("inf"))  # a dip not yet seen still happened
+        if update.kind == "managed":
+            return [*emitted, *self._finish_managed(env, update, now)]
+        return [*emitted, *self._finish_deploy(env, update, now, health, fail)]
+
+    def _finish_deploy(
+        self, env: BlueGreenEnvironment, update: Update, now: float, health: str | None, fail: bool | None
+    ) -> list[dict[str, Any]]:
+        outcome = self._outcome(env.application_name, update.label)
         failed = outcome.fail if fail is None else fail
         env.status, env.abortable_operation_in_progress = "Ready", False
         env.date_updated = self.now(now)
+        if not failed and update.label is not None and outcome.result == "errors":
+            return self._finish_with_errors(env, update, outcome, now)
         if failed:
             status = self._status_event(
                 env, "Environment update failed", "Failed to deploy application.", "ERROR", update.label, now
@@ -585,7 +763,7 @@ class BlueGreenEBBackend(EBBackend):
                     f'Incorrect application version found on all instances. Expected version "{update.label}".'
                 )
             return [status, *self._set_health(env, "Degraded", causes, update.label, now)]
-        if update.label is not None:
+        if update.label is not None and outcome.result != "old_version":
             env.version_label = update.label
         message = "Environment update completed successfully."
         status = self._status_event(env, "Environment update successful", message, "INFO", update.label, now)
@@ -596,6 +774,42 @@ class BlueGreenEBBackend(EBBackend):
         if health is None and outcome.degrade_after_seconds is not None:
             self.degradations[env.environment_name] = (now + outcome.degrade_after_seconds, outcome.degrade_to)
         return [status, *self._set_health(env, final, detail, update.label, now, causes=CAUSES.get(final))]
+
+    def _finish_with_errors(
+        self, env: BlueGreenEnvironment, update: Update, outcome: Outcome, now: float
+    ) -> list[dict[str, Any]]:
+        """EB's "complete, but with errors": the command failed on an instance, the old version stays."""
+        n = outcome.instances
+        instance = "i-0" + "".join(random.choice(string.hexdigits.lower()[:16]) for _ in range(16))
+        # These two are DescribeEvents entries; EB does not forward per-instance lines to EventBridge.
+        self._event(
+            env,
+            STATUS_CHANGE,
+            "Environment update failed",
+            f"[Instance: {instance}] Command failed on instance. Return code: 1 Output: Engine execution has "
+            "encountered an error..",
+            "ERROR",
+            update.label,
+            now,
+        )
+        self._event(
+            env,
+            STATUS_CHANGE,
+            "Environment update failed",
+            f"Command execution completed on all instances. Summary: [Successful: {n - 1}, Failed: 1].",
+            "INFO",
+            update.label,
+            now,
+        )
+        status = self._status_event(env, "Environment update failed", COMPLETE_WITH_ERRORS, "ERROR", update.label, now)
+        wrong = "1 out of " + str(n) + " instances" if n > 1 else "all instances"
+        failed_on = "1 out of " + str(n) + " instances" if n > 1 else "all instances"
+        causes = [
+            f"Command failed on {failed_on}.",
+            f'Incorrect application version found on {wrong}. Expected version "{env.version_label}" '
+            f"(deployment {max(env.deployment - 1, 1)}).",
+        ]
+        return [status, *self._set_health(env, "Degraded", causes, update.label, now, causes=causes)]
 
     def abort_environment_update(self, env: BlueGreenEnvironment) -> list[dict[str, Any]]:
         """Cancel the update in progress: Ready again on the old version, with the health it had before."""
@@ -628,6 +842,8 @@ class BlueGreenEBBackend(EBBackend):
         with self.lock:
             moment = self.clock() if now is None else now
             for name, update in sorted(self.updates.items(), key=lambda item: item[1].due):
+                if update.due > moment and update.dips:
+                    emitted += self._due_dips(self.environment(name), update, moment)
                 if update.due <= moment:
                     del self.updates[name]
                     emitted += self._finish(self.environment(name), update, moment, None, None)
@@ -658,6 +874,9 @@ class BlueGreenEBBackend(EBBackend):
             for env in (source, destination):
                 if env.status != "Ready":
                     raise _invalid_state(env)
+            for env in (source, destination):
+                if not env.cname:  # a worker: the text is inferred (docs/aws-events.md 1.7)
+                    raise InvalidParameterValueError("Environment does not support a cname")
             source.cname, destination.cname = destination.cname, source.cname
             source.date_updated = destination.date_updated = self.now()
             self.swap_count += 1

@@ -599,3 +599,178 @@ def test_server_mode_serves_the_extension(server: str) -> None:
     assert backend.swap_count == 1
     messages = [e["Message"] for e in eb.describe_events(EnvironmentName=GREEN)["Events"]]
     assert messages[-1] == "Environment update is starting." and len(messages) == 4
+
+
+# ---------------------------------------------------------------------------------------------- EB's real catalogue
+def _messages(bot: Bot, detail_type: str | None = None) -> list[str]:
+    return [e["detail"]["Message"] for e in bot.emitted if detail_type is None or e["detail-type"] == detail_type]
+
+
+def test_rolling_update_dips_through_degraded_and_severe_before_settling(bot: Bot) -> None:
+    bot.backend.update_seconds = 10.0
+    bot.deploy("v2", {"instances": 4, "rolling": True, "severe_during_update": True})
+    assert env_of(bot.eb, GREEN)["Status"] == "Updating"
+    bot.clock.now = START + 5
+    bot.backend.advance()
+    bot.clock.now = START + 8
+    bot.backend.advance()
+    assert env_of(bot.eb, GREEN)["Status"] == "Updating"
+    bot.clock.now = START + 10
+    bot.backend.advance()
+    health = _messages(bot, "Health status change")
+    assert health == [
+        "Environment health has transitioned from Ok to Info. Application update in progress on 1 out of 4 instances.",
+        "Environment health has transitioned from Info to Degraded. Application update in progress on 1 out of 4 "
+        'instances. Incorrect application version found on 1 out of 4 instances. Expected version "v2" (deployment 2).',
+        "Environment health has transitioned from Degraded to Severe. "
+        "ELB health is failing or not available for all instances.",
+        "Environment health has transitioned from Severe to Ok. Application update completed 0 seconds ago and took "
+        "10 seconds.",
+    ]
+    assert [e["detail"]["Severity"] for e in bot.emitted if e["detail-type"] == "Health status change"] == [
+        "INFO",
+        "WARN",
+        "WARN",
+        "INFO",
+    ]
+    assert pick(env_of(bot.eb, GREEN), "Status", "VersionLabel", "Health") == ("Ready", "v2", "Green")
+
+
+def test_completing_early_still_reports_the_dips_in_order(bot: Bot) -> None:
+    bot.backend.update_seconds = 10.0
+    bot.deploy("v2", {"instances": 2, "rolling": True})
+    bot.backend.complete_update(GREEN)
+    assert [m.split(".")[0] for m in _messages(bot, "Health status change")] == [
+        "Environment health has transitioned from Ok to Info",
+        "Environment health has transitioned from Info to Degraded",
+        "Environment health has transitioned from Degraded to Ok",
+    ]
+
+
+def test_update_complete_but_with_errors_keeps_the_old_version(bot: Bot) -> None:
+    bot.deploy("v2", {"result": "errors", "instances": 4})
+    emitted = bot.backend.complete_update(GREEN)
+    status = emitted[0]["detail"]
+    assert (status["Status"], status["Severity"]) == ("Environment update failed", "ERROR")
+    assert status["Message"] == (
+        "Update environment operation is complete, but with errors. "
+        "For more information, see troubleshooting documentation."
+    )
+    assert emitted[1]["detail"]["Message"] == (
+        "Environment health has transitioned from Info to Degraded. Command failed on 1 out of 4 instances. "
+        'Incorrect application version found on 1 out of 4 instances. Expected version "v1" (deployment 1).'
+    )
+    assert pick(env_of(bot.eb, GREEN), "Status", "VersionLabel", "Health") == ("Ready", "v1", "Red")
+    logged = [e["Message"] for e in bot.eb.describe_events(EnvironmentName=GREEN)["Events"]]
+    assert any(
+        re.match(r"\[Instance: i-0[0-9a-f]{16}\] Command failed on instance\. Return code: 1", m) for m in logged
+    )
+    assert "Command execution completed on all instances. Summary: [Successful: 3, Failed: 1]." in logged
+    # Per-instance lines are DescribeEvents only, not EventBridge.
+    assert not any("Command failed on instance" in m for m in _messages(bot))
+
+
+def test_update_reported_successful_while_eb_kept_the_old_version(bot: Bot) -> None:
+    bot.deploy("v2", {"result": "old_version"})
+    emitted = bot.backend.complete_update(GREEN)
+    assert emitted[0]["detail"]["Status"] == "Environment update successful"
+    assert pick(env_of(bot.eb, GREEN), "Status", "VersionLabel", "Health") == ("Ready", "v1", "Green")
+
+
+def test_set_version_outcome_takes_the_new_keys(bot: Bot) -> None:
+    bot.backend.set_version_outcome(APP, "v2", result="errors")
+    bot.deploy("v2")
+    assert bot.backend.complete_update(GREEN)[0]["detail"]["Severity"] == "ERROR"
+    with pytest.raises(ValueError, match="unknown result"):
+        bot.backend.set_version_outcome(APP, "v3", result="maybe")
+
+
+def test_managed_platform_update(bot: Bot) -> None:
+    bot.backend.update_seconds = 30.0
+    started = bot.backend.start_managed_update(GREEN)
+    assert [(e["detail-type"], e["detail"]["Status"]) for e in started] == [
+        ("Managed update status change", "Managed updated started"),
+        ("Elastic Beanstalk resource status change", "Environment update started"),
+        ("Health status change", "Environment health changed"),
+    ]
+    assert started[0]["detail"]["Message"] == "Managed platform update is in-progress."
+    assert env_of(bot.eb, GREEN)["Status"] == "Updating"
+    with pytest.raises(ClientError) as refused:
+        bot.eb.swap_environment_cnames(SourceEnvironmentName=BLUE, DestinationEnvironmentName=GREEN)
+    assert error_of(refused)[:2] == (
+        "InvalidParameterValue",
+        f"Environment named {GREEN} is in an invalid state for this operation. Must be Ready.",
+    )
+    with pytest.raises(ClientError):
+        bot.deploy("v2")
+    bot.clock.now = START + 30
+    done = bot.backend.advance()
+    assert [(e["detail-type"], e["detail"]["Status"]) for e in done][:2] == [
+        ("Elastic Beanstalk resource status change", "Environment update successful"),
+        ("Managed update status change", "Managed update successful"),
+    ]
+    assert pick(env_of(bot.eb, GREEN), "Status", "VersionLabel", "Health") == ("Ready", "v1", "Green")
+
+
+def test_managed_platform_update_that_fails(bot: Bot) -> None:
+    bot.backend.start_managed_update(GREEN, fail=True)
+    done = bot.backend.complete_update(GREEN)
+    assert done[0]["detail"]["Message"] == "Managed update failed, retrying in 5 minutes."
+    assert env_of(bot.eb, GREEN)["Status"] == "Ready"
+
+
+def test_worker_tier_has_no_cname_and_cannot_swap(bot: Bot) -> None:
+    worker = bot.eb.create_environment(
+        ApplicationName=APP,
+        EnvironmentName="mybot-worker",
+        VersionLabel="v1",
+        SolutionStackName=STACK,
+        Tier={"Name": "Worker", "Type": "SQS/HTTP"},
+    )
+    assert "CNAME" not in worker
+    described = env_of(bot.eb, "mybot-worker")
+    assert "CNAME" not in described
+    assert pick(described["Tier"], "Name", "Type") == ("Worker", "SQS/HTTP")
+    assert env_of(bot.eb, BLUE)["Tier"]["Name"] == "WebServer"
+    with pytest.raises(ClientError) as refused:
+        bot.eb.create_environment(
+            ApplicationName=APP,
+            EnvironmentName="mybot-worker2",
+            CNAMEPrefix="mybot-worker2",
+            SolutionStackName=STACK,
+            Tier={"Name": "Worker", "Type": "SQS/HTTP"},
+        )
+    assert error_of(refused)[:2] == ("InvalidParameterValue", "Environment does not support a cname")
+    with pytest.raises(ClientError) as no_swap:
+        bot.eb.swap_environment_cnames(SourceEnvironmentName=BLUE, DestinationEnvironmentName="mybot-worker")
+    assert error_of(no_swap)[0] == "InvalidParameterValue"
+
+
+def test_environment_tags(bot: Bot) -> None:
+    bot.eb.create_environment(
+        ApplicationName=APP,
+        EnvironmentName="mybot-tagged",
+        CNAMEPrefix="mybot-tagged",
+        SolutionStackName=STACK,
+        Tags=[{"Key": "team", "Value": "bots"}],
+    )
+    arn = env_of(bot.eb, "mybot-tagged")["EnvironmentArn"]
+    assert bot.eb.list_tags_for_resource(ResourceArn=arn)["ResourceTags"] == [{"Key": "team", "Value": "bots"}]
+    bot.eb.update_tags_for_resource(
+        ResourceArn=arn, TagsToAdd=[{"Key": "bluegreen", "Value": "on"}], TagsToRemove=["team"]
+    )
+    assert bot.eb.list_tags_for_resource(ResourceArn=arn)["ResourceTags"] == [{"Key": "bluegreen", "Value": "on"}]
+
+
+def test_marker_keys_are_read_from_the_zip(bot: Bot) -> None:
+    from bluegreen_local.moto_beanstalk import Outcome
+
+    outcome = Outcome.from_marker({"result": "errors", "instances": 3, "rolling": True, "severe_during_update": True})
+    assert (outcome.result, outcome.instances, outcome.rolling, outcome.severe_during_update) == (
+        "errors",
+        3,
+        True,
+        True,
+    )
+    ignored = Outcome.from_marker({"result": "weird", "instances": 0, "rolling": "yes"})
+    assert (ignored.result, ignored.instances, ignored.rolling) == ("ok", 1, False)
