@@ -8,6 +8,35 @@ asynchronously: an update takes `update_seconds` and ends when `advance()` (or `
 runs, and EB reports it with the EventBridge events AWS sends ("Elastic Beanstalk resource status
 change", "Health status change") to listeners registered with `add_listener()`.
 
+What a simulated update does (the facts: docs/aws-events.md, section 1). A version's behaviour comes
+from a `bluegreen-simulate.json` file in its zip, or `set_version_outcome()` (which wins):
+
+Marker keys (the same names as keywords of `set_version_outcome`):
+
+- `health`: an enhanced health status (default "Ok"), the health once the update ends.
+- `fail` (bool): "Environment update failed" / "Failed to deploy application.", old version, Degraded.
+- `degrade_after_seconds` (number): ends Ok, then `health` (default Degraded) that much later.
+- `result`: "ok" (default); "errors": "Update environment operation is complete, but with errors.
+  ..." (ERROR), the old version stays, Degraded "Command failed on 1 out of N instances. Incorrect
+  application version found on ..."; the per-instance "Command failed on instance" lines go to
+  DescribeEvents only. "old_version": "Environment update successful" while EB keeps the old
+  VersionLabel.
+- `instances` (1..100, default 1): N in "Application update in progress on 1 out of N instances."
+- `rolling` (bool): health dips during the update: Info, then at 40 % of it Degraded ("Incorrect
+  application version found on 1 out of N instances. Expected version "L" (deployment K).").
+- `severe_during_update` (bool): with `rolling`, a brief Severe at 70 % ("ELB health is failing or
+  not available for all instances."), before the update settles.
+
+Backend helpers (besides the API): `advance(now=None)`, `complete_update(environment_name, *,
+health=None, fail=None)`, `set_health(environment_name, health)`, `set_version_outcome(app, label, *,
+health="Ok", fail=False, degrade_after_seconds=None, result="ok", instances=1, rolling=False,
+severe_during_update=False)`, `start_managed_update(environment_name, *, fail=False, seconds=None)`
+(detail-type "Managed update status change": "Managed updated started" ... "Managed update
+successful"/"Managed update failed"; Updating meanwhile, so swaps and updates are refused),
+`add_listener(fn)` / `remove_listener(fn)`. `CreateEnvironment(Tier={"Name": "Worker", ...})` makes
+a worker: no CNAME, a CNAMEPrefix is refused ("Environment does not support a cname"), and so is a
+swap with it. Environment tags (`Tags`, `ListTagsForResource`, `UpdateTagsForResource`) are moto's.
+
 `install()` points moto's own `eb_backends` at the subclass, so `mock_aws()` and moto's server
 (started after `install()`) both serve EB through it. Production code never imports this module:
 it only talks to an EB endpoint through boto3.

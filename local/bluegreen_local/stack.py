@@ -21,7 +21,8 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +36,43 @@ from bluegreen_local.template import ROOT, Stack, load_template, provision
 log = logging.getLogger("bluegreen.local")
 ACCOUNT, REGION = "123456789012", "us-east-1"
 FUNCTION_RETRIES = 2  # Lambda retries a failed async invocation twice
+_invocation = threading.local()
+
+
+class InvocationKeys(logging.Filter):
+    """Stamp each log record with the keys of the invocation running in its thread.
+
+    In Lambda every function runs in its own process, so the powertools Logger's appended keys
+    (`trigger`, `request_id`) and its Lambda context keys belong to one invocation. The local stack
+    runs every function in one process, one thread per invocation, sharing one Logger: the last
+    `append_keys` wins for every thread. powertools lets a record's own attributes override the
+    appended keys, so setting them per record from a thread-local makes each line name its own
+    function, request and trigger.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in getattr(_invocation, "keys", {}).items():
+            setattr(record, key, value)
+        return True
+
+
+@contextmanager
+def invocation_keys(**keys: Any) -> Iterator[None]:
+    """Log records made in this thread carry `keys` until the block ends (nests)."""
+    previous = getattr(_invocation, "keys", {})
+    _invocation.keys = {**previous, **keys}
+    try:
+        yield
+    finally:
+        _invocation.keys = previous
+
+
+def install_invocation_logging(logger_name: str = "bluegreen") -> None:
+    """Attach `InvocationKeys` to the service's logger and its handlers (idempotent)."""
+    target = logging.getLogger(logger_name)
+    for holder in (target, *target.handlers):
+        if not any(isinstance(f, InvocationKeys) for f in holder.filters):
+            holder.addFilter(InvocationKeys())
 
 
 @dataclass
@@ -103,6 +141,10 @@ class LocalStack:
         if self.log_level:
             os.environ["POWERTOOLS_LOG_LEVEL"] = self.log_level
         service.reset()
+        from bluegreen.entry import get_logger
+
+        get_logger()  # created now so that its handlers get the per-invocation keys
+        install_invocation_logging()
         for logical_id, spec in self.stack.functions.items():
             self.functions[logical_id] = load_function(spec.code_uri)
             self.function_names[self.stack.function_name(logical_id)] = logical_id
@@ -219,8 +261,17 @@ class LocalStack:
             invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}",
             timeout_seconds=spec.timeout,
         )
+        keys = {
+            "function_name": name,
+            "function_arn": context.invoked_function_arn,
+            "function_request_id": context.aws_request_id,
+            "function_memory_size": context.memory_limit_in_mb,
+            "request_id": context.aws_request_id,
+            "trigger": _trigger(spec.code_uri),
+        }
         try:
-            result = self.functions[logical_id].lambda_handler(event, context)
+            with invocation_keys(**keys):
+                result = self.functions[logical_id].lambda_handler(event, context)
         except Exception:
             self.invocations.append((logical_id, time.time(), "error"))
             raise
@@ -378,6 +429,11 @@ class LocalStack:
             "failure_queue": self.failure_queue,
             "app": self.app,
         }
+
+
+def _trigger(code_uri: str) -> str:
+    """The `trigger` a function's handler appends (functions/<trigger>)."""
+    return Path(code_uri).name
 
 
 def _serialize_dynamodb() -> None:
