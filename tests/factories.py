@@ -93,8 +93,23 @@ def env(
     )
 
 
-def observed(*environments: EnvironmentObservation, alarms: tuple[AlarmObservation, ...] = ()) -> Observed:
-    return Observed(environments=environments, alarms=alarms)
+def quiet_alarms() -> tuple[AlarmObservation, ...]:
+    """The app's alarm as CloudWatch reports it when nothing is wrong."""
+    return (AlarmObservation(name=ALARM, state="OK", since=T0 - timedelta(days=1)),)
+
+
+def observed(
+    *environments: EnvironmentObservation,
+    alarms: tuple[AlarmObservation, ...] | None = None,
+    alarms_error: str | None = None,
+) -> Observed:
+    """EB and CloudWatch as a decision sees them; the alarms are read and quiet unless said otherwise."""
+    return Observed(
+        environments=environments,
+        alarms=quiet_alarms() if alarms is None else alarms,
+        alarms_read=True,
+        alarms_error=alarms_error,
+    )
 
 
 def healthy_green(version: str, *, live: str = BLUE) -> Observed:

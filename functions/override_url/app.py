@@ -11,7 +11,7 @@ from bluegreen.service import controller
 @lambda_entry("override_url")
 def _override(event: Any, context: Any) -> dict[str, Any]:
     request, request_id = parse_function_url_override(event)
-    return controller().override(request, request_id)
+    return controller().override(request, request_id, actor_verified=True)
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ If the invocation dies in between, the pending record stays. Whoever loads the a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -22,30 +23,34 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
+from bluegreen.effects import EffectContext, run_effect
 from bluegreen.errors import BadArtifact, BadInput, Conflict, NotFound, Refused, Transient
 from bluegreen.labels import version_label
 from bluegreen.machine import Decision, decide, label_is_known, observation_needs
 from bluegreen.models import (
     AlarmChanged,
+    AlarmObservation,
     AppConfig,
     AppState,
+    Artifact,
     ArtifactUploaded,
     Cause,
-    CreateVersion,
-    Effect,
+    DeploymentState,
     EffectFailed,
-    EnvironmentUpdated,
+    EnvironmentObservation,
     Event,
-    HealthChanged,
     HistoryRecord,
     MakeLive,
     Notification,
     Observed,
+    Outbox,
     OverrideIssued,
     OverrideRequest,
     Pending,
     Tick,
-    UpdateEnvironment,
+    Tuning,
 )
 from bluegreen.parsing import ArtifactNotice, Ignored, app_from_key
 
@@ -55,12 +60,16 @@ if TYPE_CHECKING:
     from bluegreen.aws.beanstalk import Beanstalk
     from bluegreen.aws.notifier import Notifier
     from bluegreen.settings import Settings
-    from bluegreen.store import Store
+    from bluegreen.store import AppSummary, Store
 
 log = logging.getLogger("bluegreen")
 
 RELEASED = "released"
 MAX_CONFLICTS = 8
+FRESH_SECONDS = 5.0  # an observation this recent may stand in for the swap's own describe
+OUTBOX_MAX_ATTEMPTS = 20  # transient delivery failures before the notifications are dropped (kept in history)
+PINNED_PREFIX = "_bluegreen/"
+S = DeploymentState
 
 
 def utcnow() -> datetime:
@@ -90,6 +99,17 @@ class Outcome:
         if self.state is not None:
             body["state"] = describe_state(self.state)
         return body
+
+
+@dataclass
+class Observation:
+    """EB as one decision saw it, and when (monotonic), so its effects may reuse it while it is fresh."""
+
+    environments: dict[str, EnvironmentObservation]
+    taken: float
+
+    def fresh(self) -> dict[str, EnvironmentObservation] | None:
+        return self.environments if time.monotonic() - self.taken <= FRESH_SECONDS else None
 
 
 class Controller:
@@ -128,24 +148,45 @@ class Controller:
     def artifact_uploaded(self, notice: ArtifactNotice) -> Outcome:
         if self.settings.bucket and notice.bucket != self.settings.bucket:
             raise Ignored(f"upload to bucket {notice.bucket}, not the artifact bucket {self.settings.bucket}")
-        app = app_from_key(notice.key)
-        state = self._require_app(app)
-        label = version_label(notice.key, notice.version_id or notice.etag)
-        known = label_is_known(state, label)
-        if notice.event_id in state.seen_events or known:
-            return Outcome(app, "ignored", "artifact_already_known", "this artifact version was already accepted")
+        if notice.key.startswith(PINNED_PREFIX):
+            raise Ignored("bluegreen's own pinned copy of an artifact")
         try:
-            artifact = self.artifacts.inspect(notice.bucket, notice.key, notice.version_id)
+            app = app_from_key(notice.key)
+        except (Ignored, BadInput) as error:
+            self._notify_unrouted(notice, str(error))
+            raise
+        state = self.store.load(app)
+        if state is None:
+            self._notify_unrouted(notice, f"no registered app {app!r}: register it first")
+            raise NotFound(f"unknown app {app!r}: register it first")
+        label = version_label(notice.key, notice.version_id or notice.etag)
+        if notice.event_id in state.seen_events or label_is_known(state, label):
+            return Outcome(app, "ignored", "artifact_already_known", "this artifact version was already accepted")
+        origin = {"uploaded_at": notice.at, "sequencer": notice.sequencer, "uploaded_by": notice.requester}
+        provisional = Artifact(
+            bucket=notice.bucket, key=notice.key, version_id=notice.version_id, etag=notice.etag, label=label, **origin
+        )
+        # Recency is judged before reading the object: an older upload costs no GetObject.
+        early = decide(
+            state, ArtifactUploaded(event_id=notice.event_id, at=notice.at, artifact=provisional), self.clock()
+        )
+        if early.outcome == "ignored":
+            self._publish_now(state.app, early.notifications)
+            return Outcome(app, "ignored", early.rule, early.reason, state)
+        try:
+            artifact = self.artifacts.inspect(notice.bucket, notice.key, notice.version_id).model_copy(update=origin)
+            self._verify_signature(state, artifact)
         except BadArtifact as error:
             self._reject_artifact(state, notice, error)
             raise
         uploaded = ArtifactUploaded(event_id=notice.event_id, at=notice.at, artifact=artifact)
         return self.apply(app, lambda _: uploaded, loaded=state)
 
-    def environment_event(self, event: HealthChanged | EnvironmentUpdated) -> Outcome:
-        state = self._resolve("ENV", event.environment, lambda s: event.environment in s.config.environments)
+    def environment_event(self, event: Event) -> Outcome:
+        environment = getattr(event, "environment", "")
+        state = self._resolve("ENV", environment, lambda s: environment in s.config.environments)
         if state is None:
-            raise Ignored(f"environment {event.environment} belongs to no registered app")
+            raise Ignored(f"environment {environment} belongs to no registered app")
         return self.apply(state.app, lambda _: event, loaded=state)
 
     def alarm_event(self, event: AlarmChanged) -> Outcome:
@@ -170,16 +211,17 @@ class Controller:
                 return state
         return None
 
-    def override(self, request: OverrideRequest, request_id: str) -> dict[str, Any]:
+    def override(self, request: OverrideRequest, request_id: str, *, actor_verified: bool = False) -> dict[str, Any]:
         if request.action == "status":
             state = self._require_app(request.app)
             history = self.store.history(request.app, request.history_limit)
+            colors = self.beanstalk.describe(state.config.application_name, state.config.environments)
             return {
-                **describe_state(state),
+                **describe_state(state, colors, self.clock()),
                 "history": [h.model_dump(mode="json") for h in history],
             }
         if request.action == "register":
-            return describe_state(self.register(request, request_id))
+            return describe_state(self.register(request, request_id, actor_verified=actor_verified))
         loaded = self._require_app(request.app)
         outcome = self.apply(
             request.app,
@@ -190,65 +232,104 @@ class Controller:
                 actor=request.requested_by,
                 reason=request.reason,
                 deployment_id=request.deployment_id,
+                force=request.force,
+                actor_verified=actor_verified,
             ),
             loaded=loaded,
         )
+        if outcome.outcome == "ignored" and request.action in ("promote", "approve") and outcome.state is not None:
+            outcome.reason = f"{outcome.reason} (nothing changed)"
         return outcome.as_dict()
 
+    # ================================================================== the watchdog
+
     def watchdog(self, tick_id: str) -> dict[str, Any]:
-        """Timeouts, bake ends, queued starts and reconciliation, for the apps that need it only."""
-        apps = self.store.apps_needing_watch()
-        results: dict[str, str] = {}
-        for app in apps:
+        """Timeouts, bake ends, queued starts, the outbox, and reconciliation with AWS.
+
+        Batched, so its cost does not grow with the number of registered apps: one Query of the apps in
+        flight, one BatchGetItem per 100 of them, DescribeEnvironments over the whole region (one call
+        per 1,000 environments), DescribeAlarms per 100 alarm names, and one Query of the `Apps` index
+        to find idle apps whose live color EB reports elsewhere (a console swap)."""
+        now = self.clock()
+        watched = self.store.load_many(self.store.apps_needing_watch())
+        summaries = self.store.app_summaries()
+        environments = self.beanstalk.describe_all()
+        alarm_names = {a for s in watched.values() if s.in_flight is not None for a in s.config.alarms}
+        alarms_seen: dict[str, AlarmObservation] = {}
+        alarms_error: str | None = None
+        if alarm_names:
             try:
-                outcome = self.apply(app, lambda _: Tick(event_id=f"tick:{tick_id}", at=self.clock()))
-                results[app] = f"{outcome.outcome}: {outcome.reason}"
+                alarms_seen = {a.name: a for a in self.alarms.describe(alarm_names)}
+            except (BadInput, Transient) as error:
+                alarms_error = error.message  # every app in flight holds (fails closed) this tick
+        results: dict[str, str] = {}
+
+        def tick(state: AppState) -> None:
+            reads_alarms = state.in_flight is not None and bool(state.config.alarms)
+            observed = Observed(
+                environments=tuple(environments[n] for n in state.config.environments if n in environments),
+                alarms=tuple(alarms_seen[a] for a in state.config.alarms if a in alarms_seen),
+                alarms_read=reads_alarms,
+                alarms_error=alarms_error if reads_alarms else None,
+            )
+            event = Tick(event_id=f"tick:{tick_id}", at=now, observed=observed)
+            try:
+                outcome = self.apply(state.app, lambda _: event, loaded=state)
+                results[state.app] = f"{outcome.outcome}: {outcome.reason}"
+                if outcome.state is not None and outcome.state.outbox.notifications:
+                    self._flush_outbox(outcome.state)
             except (Transient, Conflict) as error:
-                results[app] = f"retry next tick: {error}"  # one app's trouble never stops the others
+                results[state.app] = f"retry next tick: {error}"  # one app's trouble never stops the others
             except (BadInput, Ignored) as error:
-                results[app] = f"skipped: {error}"
-        return {"apps": len(apps), "results": results}
+                results[state.app] = f"skipped: {error}"
+
+        for state in watched.values():
+            tick(state)
+        drifted = [
+            summary.app
+            for summary in summaries
+            if summary.app not in watched
+            and _cname_holder(summary, environments) not in (None, summary.live_environment)
+        ]
+        for state in self.store.load_many(drifted).values():
+            tick(state)
+        return {"apps": len(watched), "registered": len(summaries), "reconciled": drifted, "results": results}
 
     # ================================================================== register
 
-    def register(self, request: OverrideRequest, request_id: str) -> AppState:
+    def register(self, request: OverrideRequest, request_id: str, *, actor_verified: bool = False) -> AppState:
+        """Register or re-configure an app. The live color is verified against EB (or derived from it);
+        settings not passed keep their stored values."""
         assert request.config is not None
         given = request.config
         app = request.app
-        application_name = given.application_name or app
-        environments = given.environments
-        if given.live_environment and given.live_environment not in environments:
-            raise BadInput(f"live_environment {given.live_environment} is not one of {list(environments)}")
-        for environment in environments:
-            owner = self.store.app_for_environment(environment)
-            if owner not in (None, app):
-                raise Refused(f"environment {environment} already belongs to app {owner}")
-        for alarm in given.alarms:
-            owner = self.store.app_for_alarm(alarm)
-            if owner not in (None, app):
-                raise Refused(f"alarm {alarm} already belongs to app {owner}")
-        observed = {e.name: e for e in self.beanstalk.require(application_name, environments)}
-        if given.live_environment:
-            live = given.live_environment
-            cname = observed[live].cname
-            if given.production_cname and given.production_cname != cname:
-                raise BadInput(f"{live} holds {cname}, not the production CNAME {given.production_cname}")
-        elif given.production_cname:
-            holders = [name for name, env in observed.items() if env.cname == given.production_cname]
-            if not holders:
-                raise BadInput(f"neither environment holds the production CNAME {given.production_cname}")
-            live, cname = holders[0], given.production_cname
-        else:
-            raise BadInput("register needs live_environment or production_cname to know which color is live")
-        config = AppConfig(
-            application_name=application_name,
-            environments=environments,
-            production_cname=cname,
-            **given.tuning(),
-        )
         previous = self.store.load(app)
         if previous is not None and (previous.in_flight is not None or previous.pending is not None):
             raise Refused("a deployment is in flight: register again once it has finished")
+        application_name = given.application_name or (previous.config.application_name if previous else app)
+        environments = given.environments
+        if given.live_environment and given.live_environment not in environments:
+            raise BadInput(f"live_environment {given.live_environment} is not one of {list(environments)}")
+        tuning = self._merged_tuning(given, previous)
+        self._check_unclaimed(app, environments, tuning["alarms"])
+        observed = {e.name: e for e in self.beanstalk.require(application_name, environments)}
+        for name, env in observed.items():
+            if env.tier != "WebServer" or not env.cname:
+                raise Refused(
+                    f"{name} is a {env.tier} environment with no CNAME: a CNAME swap cannot move its traffic; "
+                    "register two web server environments"
+                )
+        live, cname = self._live_color(given, previous, observed)
+        missing = self._missing_alarms(tuning["alarms"])
+        if missing:
+            raise BadInput(f"alarm {', '.join(missing)} does not exist in CloudWatch (check the name and region)")
+        try:
+            config = AppConfig(
+                application_name=application_name, environments=environments, production_cname=cname, **tuning
+            )
+        except ValidationError as error:
+            problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors()[:3])
+            raise BadInput(f"invalid config: {problems}") from None
         now = self.clock()
         state = AppState(
             app=app,
@@ -258,11 +339,18 @@ class Controller:
             deployment=previous.deployment if previous else None,
             queued=previous.queued if previous else None,
             paused=previous.paused if previous else False,
+            paused_at=previous.paused_at if previous else None,
+            last_succeeded=previous.last_succeeded if previous else None,
+            outbox=previous.outbox if previous else Outbox(),
             deployment_seq=previous.deployment_seq if previous else 0,
             revision=(previous.revision if previous else 0) + 1,
             registered_at=now,
         )
-        cause = Cause(type="override", id="register", actor=request.requested_by, reason=request.reason)
+        actor = request.requested_by if actor_verified else f"{request.requested_by} (claimed)"
+        cause = Cause(type="override", id="register", actor=actor, reason=request.reason, actor_verified=actor_verified)
+        drift = ""
+        if previous is not None and previous.live_environment != live:
+            drift = f" (was recorded as {previous.live_environment}: corrected from EB)"
         notification = Notification(
             app=app,
             deployment_id=None,
@@ -271,7 +359,7 @@ class Controller:
             to_state=None,
             live_environment=live,
             idle_environment=state.idle_environment,
-            reason=f"registered by {request.requested_by}: live color {live} holds {cname}",
+            reason=f"registered by {actor}: live color {live} holds {cname}{drift}",
             cause=cause,
             at=now.isoformat(),
             transition_id=f"{app}:{state.revision}:0",
@@ -287,9 +375,72 @@ class Controller:
             cause=cause,
             transitions=(notification,),
         )
-        self.store.register(previous, state, record)
-        self.notifier.publish([notification])
+        try:
+            self.store.register(previous, state, record)
+        except Conflict:
+            self._check_unclaimed(app, environments, tuning["alarms"])
+            raise Refused("the app or one of its names changed while registering; run register again") from None
+        self._publish_now(app, [notification])
         return state
+
+    @staticmethod
+    def _merged_tuning(given: Any, previous: AppState | None) -> dict[str, Any]:
+        passed = {name: getattr(given, name) for name in given.model_fields_set if name in Tuning.model_fields}
+        stored = previous.config.tuning() if previous else {}
+        return {**Tuning().tuning(), **stored, **passed}
+
+    def _check_unclaimed(self, app: str, environments: tuple[str, str], alarms: tuple[str, ...]) -> None:
+        for environment in environments:
+            owner = self.store.app_for_environment(environment)
+            if owner not in (None, app):
+                raise Refused(f"environment {environment} already belongs to app {owner}")
+        for alarm in alarms:
+            owner = self.store.app_for_alarm(alarm)
+            if owner not in (None, app):
+                raise Refused(f"alarm {alarm} already belongs to app {owner}")
+
+    def _missing_alarms(self, names: tuple[str, ...]) -> list[str]:
+        if not names:
+            return []
+        found = {a.name for a in self.alarms.describe(names)}
+        return [name for name in names if name not in found]
+
+    @staticmethod
+    def _live_color(
+        given: Any, previous: AppState | None, observed: dict[str, EnvironmentObservation]
+    ) -> tuple[str, str]:
+        """Which color holds the production CNAME, as EB reports it. A claim that EB contradicts is refused."""
+        names = list(observed)
+        wanted = given.production_cname
+        if not wanted and previous is not None and set(previous.config.environments) == set(names):
+            wanted = previous.config.production_cname
+        if not wanted:
+            # EB's default CNAME prefix is the environment's own name; a production CNAME usually is not.
+            custom = [n for n, e in observed.items() if e.cname.split(".", 1)[0] not in names]
+            if len(custom) == 1:
+                wanted = observed[custom[0]].cname
+        if wanted:
+            holders = [name for name, env in observed.items() if env.cname == wanted]
+            if not holders:
+                raise BadInput(f"neither environment holds the production CNAME {wanted}")
+            live = holders[0]
+            if given.live_environment and given.live_environment != live:
+                raise Refused(
+                    f"EB reports the production CNAME {wanted} on {live}, not {given.live_environment}; "
+                    f"registering {given.live_environment} as live would deploy onto production"
+                )
+            return live, wanted
+        if not given.live_environment:
+            raise BadInput("register needs live_environment or production_cname to know which color is live")
+        live = given.live_environment
+        other = next(n for n in names if n != live)
+        cname = observed[live].cname
+        if cname.split(".", 1)[0] == other:
+            raise Refused(
+                f"{live} holds {cname}, the CNAME named after {other}: the colors look swapped; "
+                f"pass production_cname to say which CNAME serves production"
+            )
+        return live, cname
 
     # ================================================================== the core loop
 
@@ -300,10 +451,11 @@ class Controller:
         for _ in range(MAX_CONFLICTS):
             state = loaded if loaded is not None and loaded.pending is None else self._load_settled(app)
             loaded = None
-            event = self._observe(state, make_event(state))
+            event, observation = self._observe(state, make_event(state))
             decision = decide(state, event, self.clock())
             if decision.outcome == "ignored":
                 log.info("ignored %s for %s: %s", event.kind, app, decision.reason)
+                self._publish_now(app, decision.notifications)
                 return Outcome(app, "ignored", decision.rule, decision.reason, state)
             if decision.outcome == "refused":
                 raise Refused(decision.reason, rule=decision.rule)
@@ -314,7 +466,8 @@ class Controller:
                 log.info("conflict on %s at revision %s; re-reading", app, state.revision)
                 continue
             log.info("%s for %s: %s -> %s", decision.rule, app, event.kind, decision.reason)
-            failure, final = self._run_pending(committed)
+            failure, final = self._run_pending(committed, observation.fresh() if observation else None)
+            self._record_metrics(final, decision.notifications, event)
             if failure is not None and not isinstance(event, EffectFailed):
                 return self._apply_failure(app, committed.revision, failure)
             kinds: list[str] = [e.kind for e in decision.effects]
@@ -331,6 +484,7 @@ class Controller:
             claimed_at=self.clock(),
             effects=decision.effects,
             notifications=decision.notifications,
+            gates=decision.gates,
         )
         return state.model_copy(update={"pending": pending})
 
@@ -353,17 +507,30 @@ class Controller:
 
     # ------------------------------------------------------------------ observation
 
-    def _observe(self, state: AppState, event: Event) -> Event:
-        environments, alarms = observation_needs(state, event)
-        if not environments and not alarms:
-            return event
-        observed = Observed(
-            environments=self.beanstalk.describe(state.config.application_name, state.config.environments)
-            if environments
-            else (),
-            alarms=self.alarms.describe(state.config.alarms) if alarms else (),
+    def _observe(self, state: AppState, event: Event) -> tuple[Event, Observation | None]:
+        """Ask AWS what a rule may need before deciding (EB's environments, the app's alarms).
+
+        An alarm read that fails for good is recorded, not raised: the machine then holds (fails closed)."""
+        if event.observed is not None:
+            prebuilt = {e.name: e for e in event.observed.environments}
+            return event, Observation(prebuilt, time.monotonic())
+        need_environments, need_alarms = observation_needs(state, event)
+        if not need_environments and not need_alarms:
+            return event, None
+        config = state.config
+        environments = (
+            self.beanstalk.describe(config.application_name, config.environments) if need_environments else ()
         )
-        return event.model_copy(update={"observed": observed})
+        taken = time.monotonic()
+        alarms: tuple[AlarmObservation, ...] = ()
+        error: str | None = None
+        if need_alarms:
+            try:
+                alarms = self.alarms.describe(config.alarms)
+            except BadInput as failure:
+                error = failure.message
+        observed = Observed(environments=environments, alarms=alarms, alarms_read=need_alarms, alarms_error=error)
+        return event.model_copy(update={"observed": observed}), Observation({e.name: e for e in environments}, taken)
 
     # ------------------------------------------------------------------ pending effects (the outbox)
 
@@ -398,43 +565,97 @@ class Controller:
         except Conflict:
             return  # someone else took over first
         log.warning("%s: finishing pending effects of revision %s", state.app, state.pending.revision)
-        failure, _ = self._run_pending(claimed)
+        failure, _ = self._run_pending(claimed, None)
         if failure is not None:
             self._apply_failure(state.app, claimed.revision, failure)
 
-    def _apply_failure(self, app: str, revision: int, failure: tuple[str, str]) -> Outcome:
-        """Feed an effect that AWS rejected for good back to the machine (it aborts the deployment)."""
-        effect, error = failure
-        event = EffectFailed(event_id=f"failed:{revision}", at=self.clock(), effect=effect, error=error)
+    def _apply_failure(self, app: str, revision: int, failure: tuple[str, str, str | None]) -> Outcome:
+        """Feed an effect that AWS rejected for good back to the machine (abort, or a refused swap)."""
+        effect, error, environment = failure
+        event = EffectFailed(
+            event_id=f"failed:{revision}", at=self.clock(), effect=effect, error=error, environment=environment
+        )
         return self.apply(app, lambda _: event)
 
-    def _run_pending(self, state: AppState) -> tuple[tuple[str, str] | None, AppState]:
-        """Run the effects, publish the notifications, clear the record.
+    def _run_pending(
+        self, state: AppState, fresh: dict[str, EnvironmentObservation] | None
+    ) -> tuple[tuple[str, str, str | None] | None, AppState]:
+        """Run the effects, then deliver the notifications they allow, then clear the record.
 
+        A notification is published only once the effects before it have run (never "traffic moved"
+        when EB refused the swap). Delivery problems never raise: undelivered notifications move to the
+        app's outbox, so a broken bus cannot block the next decision, least of all a rollback.
         Returns a permanent failure, if any, and the state as committed last."""
         pending = state.pending
         if pending is None:
             return None, state
-        failure: tuple[str, str] | None = None
+        failure: tuple[str, str, str | None] | None = None
+        done = 0
+        context = EffectContext(state=state, beanstalk=self.beanstalk, fresh=fresh)
         try:
             for effect in pending.effects:
                 try:
-                    self._run_effect(state, effect)
+                    run_effect(context, effect)
                 except BadInput as error:
                     log.error("%s: %s failed for good: %s", state.app, effect.kind, error)
-                    failure = (effect.kind, error.message)
+                    environment = effect.environment if isinstance(effect, MakeLive) else None
+                    failure = (effect.kind, error.message, environment)
                     break
-            self.notifier.publish(pending.notifications)
+                done += 1
+                context.fresh = None  # after our own change, EB must be asked again
         except Transient:
             self._release(state)
             raise
-        cleared = state.model_copy(update={"pending": None, "revision": state.revision + 1})
+        outbox = self._deliver(state.app, state.outbox, pending.publishable(done))
+        cleared = state.model_copy(update={"pending": None, "revision": state.revision + 1, "outbox": outbox})
         try:
             self.store.commit(state.revision, cleared)
         except Conflict:
             log.info("%s: pending record already taken over", state.app)
             return failure, state
         return failure, cleared
+
+    def _deliver(self, app: str, outbox: Outbox, new: tuple[Notification, ...]) -> Outbox:
+        """Publish what the outbox still holds, then the new notifications, in order."""
+        from bluegreen.aws.notifier import NotifyFailed
+
+        waiting = (*outbox.notifications, *new)
+        if not waiting:
+            return outbox
+        try:
+            self.notifier.publish(waiting)
+        except NotifyFailed as error:
+            left = waiting[error.delivered :]
+            attempts = outbox.attempts + 1
+            if error.permanent or attempts >= OUTBOX_MAX_ATTEMPTS:
+                log.error("%s: %d notifications dropped (kept in history): %s", app, len(left), error.message)
+                self._metric_notification_failures(app, len(left))
+                return Outbox(failed=outbox.failed + len(left), last_error=error.message)
+            log.warning("%s: %d notifications wait in the outbox: %s", app, len(left), error.message)
+            return Outbox(notifications=left, attempts=attempts, last_error=error.message, failed=outbox.failed)
+        return Outbox(failed=outbox.failed, last_error=outbox.last_error)
+
+    def _flush_outbox(self, state: AppState) -> None:
+        """The watchdog's retry of undelivered notifications (one PutEvents, one conditional write)."""
+        outbox = self._deliver(
+            state.app, state.outbox.model_copy(update={"notifications": ()}), state.outbox.notifications
+        )
+        outbox = outbox.model_copy(update={"attempts": outbox.attempts if outbox.notifications else 0})
+        flushed = state.model_copy(update={"outbox": outbox, "revision": state.revision + 1})
+        with contextlib.suppress(Conflict):  # whoever won delivers them with its own notifications
+            self.store.commit(state.revision, flushed)
+
+    def _publish_now(self, app: str, notifications: Any) -> None:
+        """Notifications of events that change no state (a rejected or older upload): best effort."""
+        from bluegreen.aws.notifier import NotifyFailed
+
+        if not notifications:
+            return
+        try:
+            self.notifier.publish(list(notifications))
+        except NotifyFailed as error:
+            log.error("%s: notification not delivered: %s", app, error.message)
+            self._metric_notification_failures(app, len(notifications))
 
     def _release(self, state: AppState) -> None:
         """Let the next invocation (an AWS retry or the watchdog) run the effects at once."""
@@ -450,16 +671,25 @@ class Controller:
         except Exception as error:  # noqa: BLE001 - best effort: the lease expiry covers a failure here
             log.warning("%s: could not release pending effects: %s", state.app, error)
 
-    def _run_effect(self, state: AppState, effect: Effect) -> None:
-        if isinstance(effect, CreateVersion):
-            self.beanstalk.ensure_version(effect.application_name, effect.artifact)
-        elif isinstance(effect, UpdateEnvironment):
-            self.beanstalk.ensure_running(effect.application_name, effect.environment, effect.version_label)
-        elif isinstance(effect, MakeLive):
-            swapped = self.beanstalk.ensure_live(
-                state.config.application_name, effect.environment, effect.other, state.config.production_cname
-            )
-            log.info("%s: %s is live (%s)", state.app, effect.environment, "swapped" if swapped else "already")
+    # ------------------------------------------------------------------ metrics (a side channel: never raises)
+
+    def _record_metrics(self, state: AppState, notifications: tuple[Notification, ...], event: Event) -> None:
+        try:
+            from bluegreen.metrics import record_transitions
+        except ImportError:
+            return
+        try:
+            record_transitions(state, notifications, event.at)
+        except Exception as error:  # noqa: BLE001 - metrics must never affect a deployment
+            log.warning("%s: metrics not recorded: %s", state.app, error)
+
+    def _metric_notification_failures(self, app: str, count: int) -> None:
+        try:
+            from bluegreen.metrics import record_notification_failures
+
+            record_notification_failures(app, count)
+        except Exception as error:  # noqa: BLE001 - metrics must never affect a deployment
+            log.debug("notification failure metric not recorded: %s", error)
 
     # ------------------------------------------------------------------ helpers
 
@@ -469,9 +699,21 @@ class Controller:
             raise NotFound(f"unknown app {app!r}: register it first")
         return state
 
+    def _verify_signature(self, state: AppState, artifact: Artifact) -> None:
+        """Apps that require signed builds: the KMS signature of the SHA-256 must verify."""
+        key = state.config.signing_key_arn
+        if not key:
+            return
+        from bluegreen.aws.signing import verify_signature
+
+        if artifact.sha256 is None:
+            raise BadArtifact("no SHA-256 was computed for the artifact; cannot verify its signature")
+        verify_signature(None, key, artifact.sha256, artifact.signature)
+
     def _reject_artifact(self, state: AppState, notice: ArtifactNotice, error: BadArtifact) -> None:
-        """A corrupt or tampered artifact never changes state, but people must hear about it."""
+        """A corrupt, tampered or unsigned artifact never changes state, but people must hear about it."""
         current = state.deployment
+        by = f" (uploaded by {notice.requester})" if notice.requester else ""
         notification = Notification(
             app=state.app,
             deployment_id=current.id if current else None,
@@ -480,18 +722,57 @@ class Controller:
             to_state=current.state.value if current else None,
             live_environment=state.live_environment,
             idle_environment=state.idle_environment,
-            reason=f"artifact rejected: {error.message}",
-            cause=Cause(type="artifact", id=f"s3://{notice.bucket}/{notice.key}@{notice.version_id or notice.etag}"),
+            reason=f"artifact rejected: {error.message}{by}",
+            cause=Cause(
+                type="artifact",
+                id=f"s3://{notice.bucket}/{notice.key}@{notice.version_id or notice.etag}",
+                actor=notice.requester,
+            ),
             at=self.clock().isoformat(),
             transition_id=f"{state.app}:rejected:{notice.event_id}",
         )
-        self.notifier.publish([notification])
+        self._publish_now(state.app, [notification])
+
+    def _notify_unrouted(self, notice: ArtifactNotice, reason: str) -> None:
+        """An upload no app accepted (no app prefix, unknown app, not a zip): tell the uploader why."""
+        app = notice.key.split("/", 1)[0] if "/" in notice.key else ""
+        notification = Notification(
+            app=app,
+            deployment_id=None,
+            version=None,
+            from_state=None,
+            to_state=None,
+            live_environment="",
+            idle_environment="",
+            reason=f"upload s3://{notice.bucket}/{notice.key} not deployed: {reason}",
+            cause=Cause(
+                type="artifact",
+                id=f"s3://{notice.bucket}/{notice.key}@{notice.version_id or notice.etag}",
+                actor=notice.requester,
+            ),
+            at=self.clock().isoformat(),
+            transition_id=f"{app or '-'}:rejected:{notice.event_id}",
+        )
+        self._publish_now(app or "-", [notification])
 
 
-def describe_state(state: AppState) -> dict[str, Any]:
-    """The operator's view of an app (the override's and the CLI's `status`)."""
+def _cname_holder(summary: AppSummary, environments: dict[str, EnvironmentObservation]) -> str | None:
+    if not summary.production_cname:
+        return None
+    for name in summary.environments:
+        env = environments.get(name)
+        if env is not None and env.cname == summary.production_cname:
+            return name
+    return None
+
+
+def describe_state(
+    state: AppState, colors: tuple[EnvironmentObservation, ...] | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """The operator's view of an app (the override's and the CLI's `status`): both colors as EB reports
+    them (when observed), what the deployment waits for and until when."""
     current = state.deployment
-    return {
+    body: dict[str, Any] = {
         "app": state.app,
         "revision": state.revision,
         "live_environment": state.live_environment,
@@ -503,4 +784,60 @@ def describe_state(state: AppState) -> dict[str, Any]:
         "pending_effects": [e.kind for e in state.pending.effects] if state.pending else [],
         "deployment": current.model_dump(mode="json") if current else None,
         "config": state.config.model_dump(mode="json"),
+        "waiting_for": waiting_for(state, now or utcnow()),
+        "outbox": {
+            "waiting": len(state.outbox.notifications),
+            "failed": state.outbox.failed,
+            "last_error": state.outbox.last_error,
+        },
     }
+    if colors is not None:
+        cname = state.config.production_cname
+        body["colors"] = [
+            {
+                "name": c.name,
+                "status": c.status,
+                "health": c.health,
+                "health_status": c.health_status,
+                "version_label": c.version_label,
+                "cname": c.cname,
+                "live": bool(cname) and c.cname == cname,
+            }
+            for c in colors
+        ]
+    return body
+
+
+def waiting_for(state: AppState, now: datetime) -> dict[str, Any] | None:
+    """What the app waits for, in words, and the deadline that ends the wait (None: no deadline)."""
+    current = state.deployment
+    config = state.config
+    if state.paused:
+        return {"what": "resume: the app is paused (deadlines do not run)", "until": None}
+    if current is None:
+        return None
+
+    def at(value: datetime | None, seconds: float = 0) -> str | None:
+        return (value + timedelta(seconds=seconds)).isoformat() if value is not None else None
+
+    held = current.held
+    if current.state == S.DEPLOYING:
+        until = at(current.started_at, config.deploy_timeout_seconds + current.paused_seconds)
+        what = held or f"EB to finish updating {current.target_environment} to {current.version}, Ready and healthy"
+        return {"what": what, "until": until}
+    if current.state == S.VERIFYING:
+        what = held or f"promotion at {at(current.promote_at)}"
+        return {"what": what, "until": at(current.state_since, config.verify_timeout_seconds)}
+    if current.state == S.SWAP_REFUSED:
+        return {
+            "what": "both colors Ready, to retry the swap EB refused",
+            "until": at(current.state_since, config.verify_timeout_seconds),
+        }
+    if current.state == S.BAKING:
+        return {"what": held or "the bake to end with no alarm", "until": at(current.bake_until)}
+    if current.state == S.ROLLBACK_REFUSED:
+        return {"what": "both colors Ready, to retry the rollback EB refused", "until": None}
+    if state.queued is not None and current.state == S.SUCCEEDED and config.rollback_window_seconds:
+        end = at(current.finished_at, config.rollback_window_seconds)
+        return {"what": f"the rollback window to close before starting {state.queued.key}", "until": end}
+    return None

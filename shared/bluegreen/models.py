@@ -210,6 +210,7 @@ class Deployment(Strict):
         default=(), description="`name@transition time` of alarms an operator promoted past (a hotfix)"
     )
     held: str | None = Field(default=None, description="What the deployment waits for, in words")
+    refused_since: datetime | None = Field(default=None, description="When EB first refused the rollback swap")
     escalated: bool = False
 
     @property
@@ -423,7 +424,9 @@ class EnvironmentUpdated(EventBase):
 
     kind: Literal["update"] = "update"
     environment: str
-    outcome: Literal["started", "succeeded", "failed"]
+    outcome: Literal["started", "succeeded", "failed", "managed"] = Field(
+        description='"managed": EB\'s "Managed update status change" (a platform update, not ours)'
+    )
     message: str = ""
 
 

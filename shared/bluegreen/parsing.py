@@ -26,6 +26,15 @@ _UPDATE_OUTCOMES: dict[str, Literal["started", "succeeded", "failed"]] = {
     "Environment update successful": "succeeded",
     "Environment update failed": "failed",
 }
+# EB's texts that end an update badly whatever its Status says (docs/aws-events.md, 1.3 and 1.6).
+_FAILED_UPDATE_TEXTS = (
+    "but with errors",
+    "Failed to deploy application",
+    "Failed to deploy configuration",
+    "reverted to the previous configuration",
+    "However, there were issues during launch",
+)
+MANAGED_UPDATE = "Managed update status change"
 
 
 class Ignored(Exception):
@@ -87,6 +96,8 @@ class ArtifactNotice(Loose):
     size: int | None = None
     at: datetime
     event_id: str
+    sequencer: str | None = None
+    requester: str | None = None
 
 
 class _S3Bucket(Loose):
@@ -98,11 +109,13 @@ class _EbS3Object(Loose):
     size: int | None = None
     etag: str = ""
     version_id: str | None = Field(default=None, alias="version-id")
+    sequencer: str | None = None
 
 
 class _EbS3Detail(Loose):
     bucket: _S3Bucket
     object: _EbS3Object
+    requester: str | None = None
 
 
 class _EbS3Event(Loose):
@@ -118,6 +131,11 @@ class _RecordObject(Loose):
     size: int | None = None
     e_tag: str = Field(default="", alias="eTag")
     version_id: str | None = Field(default=None, alias="versionId")
+    sequencer: str | None = None
+
+
+class _UserIdentity(Loose):
+    principal_id: str | None = Field(default=None, alias="principalId")
 
 
 class _RecordS3(Loose):
@@ -130,6 +148,7 @@ class _Record(Loose):
     event_name: str = Field(alias="eventName")
     event_time: datetime = Field(alias="eventTime")
     aws_region: str | None = Field(default=None, alias="awsRegion")
+    user_identity: _UserIdentity | None = Field(default=None, alias="userIdentity")
     s3: _RecordS3
 
 
@@ -138,24 +157,38 @@ class _Records(Loose):
 
 
 def _notice(
-    bucket: str, raw_key: str, version_id: str | None, etag: str, size: int | None, at: datetime
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    etag: str,
+    size: int | None,
+    at: datetime,
+    sequencer: str | None,
+    requester: str | None,
 ) -> ArtifactNotice:
-    # S3 URL-encodes keys in its notifications ("red flower.zip" arrives as "red+flower.zip").
-    key = unquote_plus(raw_key)
+    etag = etag.strip('"')
     return ArtifactNotice(
         bucket=bucket,
         key=key,
         version_id=version_id,
-        etag=etag.strip('"'),
+        etag=etag,
         size=size,
         at=at,
-        event_id=f"s3:{bucket}/{key}@{version_id or etag.strip(chr(34))}",
+        event_id=f"s3:{bucket}/{key}@{version_id or etag}",
+        sequencer=sequencer,
+        requester=requester,
     )
 
 
 def parse_artifact_event(raw: Any, context: Any = None) -> list[ArtifactNotice]:
-    """Both shapes: EventBridge "Object Created" and the classic bucket notification `Records[]`."""
+    """Both shapes: EventBridge "Object Created" and the classic bucket notification `Records[]`.
+
+    The key is encoded differently by each (docs/aws-events.md, 2.1 and 2.2): `Records[]` carries it
+    form-encoded ("red flower+1.zip" arrives as "red+flower%2B1.zip"), EventBridge carries it raw.
+    Decoding the raw one would turn a literal "+" into a space."""
     event = as_object(raw)
+    if event.get("Event") == "s3:TestEvent":
+        raise Ignored("S3's test event for a new notification destination")
     if "Records" in event:
         records = _validate(_Records, event, "S3 notification")
         notices = []
@@ -164,8 +197,18 @@ def parse_artifact_event(raw: Any, context: Any = None) -> list[ArtifactNotice]:
                 continue
             check_origin(None, record.aws_region, context)
             obj = record.s3.object
+            principal = record.user_identity.principal_id if record.user_identity else None
             notices.append(
-                _notice(record.s3.bucket.name, obj.key, obj.version_id, obj.e_tag, obj.size, record.event_time)
+                _notice(
+                    record.s3.bucket.name,
+                    unquote_plus(obj.key),
+                    obj.version_id,
+                    obj.e_tag,
+                    obj.size,
+                    record.event_time,
+                    obj.sequencer,
+                    principal,
+                )
             )
         if not notices:
             raise Ignored("no ObjectCreated record from S3 in the notification")
@@ -175,7 +218,18 @@ def parse_artifact_event(raw: Any, context: Any = None) -> list[ArtifactNotice]:
     parsed = _validate(_EbS3Event, event, "S3 Object Created event")
     check_origin(parsed.account, parsed.region, context)
     obj = parsed.detail.object
-    return [_notice(parsed.detail.bucket.name, obj.key, obj.version_id, obj.etag, obj.size, parsed.time)]
+    return [
+        _notice(
+            parsed.detail.bucket.name,
+            obj.key,
+            obj.version_id,
+            obj.etag,
+            obj.size,
+            parsed.time,
+            obj.sequencer,
+            parsed.detail.requester,
+        )
+    ]
 
 
 def app_from_key(key: str) -> str:
@@ -237,10 +291,20 @@ def parse_environment_event(raw: Any, context: Any = None) -> HealthChanged | En
             previous_health=match["old"],
             message=detail.message[:500],
         )
+    if parsed.detail_type == MANAGED_UPDATE:
+        return EnvironmentUpdated(
+            event_id=parsed.id,
+            at=parsed.time,
+            environment=detail.environment_name,
+            outcome="managed",
+            message=f"{detail.status}: {detail.message}"[:500],
+        )
     if parsed.detail_type == "Elastic Beanstalk resource status change":
         outcome = _UPDATE_OUTCOMES.get(detail.status)
         if outcome is None:
             raise Ignored(f"Elastic Beanstalk status {detail.status!r} is not an environment update")
+        if outcome == "succeeded" and any(text in detail.message for text in _FAILED_UPDATE_TEXTS):
+            outcome = "failed"  # "complete, but with errors" is not a success
         return EnvironmentUpdated(
             event_id=parsed.id,
             at=parsed.time,
@@ -327,14 +391,17 @@ def parse_override(raw: Any) -> OverrideRequest:
 
 
 class _Scheduled(Loose):
-    id: str = "manual"
+    id: str | None = None
     time: datetime | None = None
 
 
-def parse_schedule(raw: Any) -> tuple[str, datetime]:
+def parse_schedule(raw: Any, context: Any = None) -> tuple[str, datetime]:
+    """EventBridge's scheduled event; a manual invoke (no id) is identified by its request id, so two
+    manual runs are two ticks, not one tick delivered twice."""
     event = as_object(raw) if raw else {}
     parsed = _validate(_Scheduled, event, "scheduled event")
-    return parsed.id, parsed.time or datetime.now(UTC)
+    tick_id = parsed.id or f"manual:{getattr(context, 'aws_request_id', None) or datetime.now(UTC).isoformat()}"
+    return tick_id, parsed.time or datetime.now(UTC)
 
 
 # ---------------------------------------------------------------- override over an IAM-authenticated Function URL

@@ -2,7 +2,10 @@
 
 Items (pk / sk):
 - `APP#<app>` / `STATE`: the app state as JSON, its `revision`, and `in_flight` (a sparse GSI key)
-  while a deployment, a queued artifact or pending effects need the watchdog.
+  while a deployment, a queued artifact, pending effects or undelivered notifications need the
+  watchdog. It also carries `registered` (the `Apps` GSI key) with `live_environment`,
+  `production_cname` and `environments` projected, so the watchdog compares every app's believed live
+  color with EB's CNAME owner by paging one index, never by reading apps one by one.
 - `APP#<app>` / `HIST#<revision>`: one history record per accepted event, ordered by revision.
 - `ENV#<environment>` / `LOOKUP` and `ALARM#<alarm>` / `LOOKUP`: O(1) resolution to the app.
 """
@@ -11,6 +14,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bluegreen.errors import Conflict, Transient
@@ -22,7 +27,19 @@ if TYPE_CHECKING:
 STATE_SK = "STATE"
 LOOKUP_SK = "LOOKUP"
 IN_FLIGHT_INDEX = "InFlight"
+APPS_INDEX = "Apps"
 LOOKUP_CACHE_SIZE = 10_000
+BATCH_GET = 100  # BatchGetItem's limit
+
+
+@dataclass(frozen=True)
+class AppSummary:
+    """What the idle reconcile needs of an app, from the `Apps` index."""
+
+    app: str
+    live_environment: str
+    production_cname: str
+    environments: tuple[str, ...]
 
 
 def app_key(app: str) -> dict[str, Any]:
@@ -38,10 +55,17 @@ class Store(Protocol):
     def register(self, previous: AppState | None, state: AppState, history: HistoryRecord) -> None: ...
     def history(self, app: str, limit: int = 20) -> list[HistoryRecord]: ...
     def apps_needing_watch(self) -> list[str]: ...
+    def load_many(self, apps: Iterable[str]) -> dict[str, AppState]: ...
+    def app_summaries(self) -> list[AppSummary]: ...
 
 
 def needs_watch(state: AppState) -> bool:
-    return state.in_flight is not None or state.queued is not None or state.pending is not None
+    return (
+        state.in_flight is not None
+        or state.queued is not None
+        or state.pending is not None
+        or bool(state.outbox.notifications)
+    )
 
 
 class DynamoStore:
@@ -113,6 +137,51 @@ class DynamoStore:
         records = [HistoryRecord.model_validate_json(item["record"]["S"]) for item in response.get("Items", [])]
         return list(reversed(records))[-limit:] if limit else []
 
+    def load_many(self, apps: Iterable[str]) -> dict[str, AppState]:
+        """Strongly consistent BatchGetItem, 100 keys a call, retrying what DynamoDB leaves unprocessed."""
+        names = sorted(set(apps))
+        found: dict[str, AppState] = {}
+        for start in range(0, len(names), BATCH_GET):
+            request: dict[str, Any] = {
+                self.table: {"Keys": [app_key(a) for a in names[start : start + BATCH_GET]], "ConsistentRead": True}
+            }
+            for attempt in range(8):
+                response = self._call("batch_get_item", RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    state = AppState.model_validate_json(item["state"]["S"])
+                    found[state.app] = state
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                raise Transient("DynamoDB BatchGetItem left keys unprocessed")
+        return found
+
+    def app_summaries(self) -> list[AppSummary]:
+        """Every registered app's believed live color, from the sparse `Apps` index, paginated."""
+        summaries: list[AppSummary] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": APPS_INDEX,
+            "KeyConditionExpression": "registered = :yes",
+            "ExpressionAttributeValues": {":yes": {"S": "1"}},
+        }
+        while True:
+            response = self._call("query", **kwargs)
+            for item in response.get("Items", []):
+                summaries.append(
+                    AppSummary(
+                        app=item["pk"]["S"].removeprefix("APP#"),
+                        live_environment=item.get("live_environment", {}).get("S", ""),
+                        production_cname=item.get("production_cname", {}).get("S", ""),
+                        environments=tuple(json.loads(item.get("environments", {}).get("S", "[]"))),
+                    )
+                )
+            if "LastEvaluatedKey" not in response:
+                return summaries
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def apps_needing_watch(self) -> list[str]:
         """Apps with a deployment in flight, a queued artifact or pending effects: never a scan."""
         apps: list[str] = []
@@ -136,6 +205,10 @@ class DynamoStore:
             "app": {"S": state.app},
             "revision": {"N": str(state.revision)},
             "state": {"S": state.model_dump_json()},
+            "registered": {"S": "1"},
+            "live_environment": {"S": state.live_environment},
+            "production_cname": {"S": state.config.production_cname},
+            "environments": {"S": json.dumps(list(state.config.environments))},
         }
         if needs_watch(state):
             item["in_flight"] = {"S": "1"}
@@ -186,7 +259,17 @@ class DynamoStore:
         ]
         wanted = {f"ENV#{e}" for e in state.config.environments} | {f"ALARM#{a}" for a in state.config.alarms}
         for key in sorted(wanted):
-            items.append({"Put": {"TableName": self.table, "Item": self._lookup_item(key, state.app)}})
+            # Claim the name only if nobody else holds it: two concurrent registers cannot share a color.
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": self._lookup_item(key, state.app),
+                        "ConditionExpression": "attribute_not_exists(pk) OR app = :app",
+                        "ExpressionAttributeValues": {":app": {"S": state.app}},
+                    }
+                }
+            )
         if previous is not None:
             old = {f"ENV#{e}" for e in previous.config.environments} | {f"ALARM#{a}" for a in previous.config.alarms}
             for key in sorted(old - wanted):

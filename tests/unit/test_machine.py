@@ -192,13 +192,18 @@ def test_update_success_with_healthy_observation_verifies() -> None:
 
 
 @pytest.mark.parametrize("value", ["Degraded", "Severe", "Red"])
-def test_unhealthy_idle_aborts_before_promotion(value: str) -> None:
+def test_unhealthy_idle_aborts_before_promotion_once_the_grace_is_over(value: str) -> None:
     state = deploying()
     obs = observed(env(GREEN, label(state), health="Red", health_status="Severe"), env(BLUE, "v0", live=True))
-    decision = step(state, health(GREEN, value, 30, obs), 30)
+    first = step(state, health(GREEN, value, 30, obs), 30)
+    assert first.rule == "start_health_grace" and current(first.state) == S.DEPLOYING
+    assert "aborts if it lasts 60s" in first.reason
+    decision = step(first.state, health(GREEN, value, 95, obs, eid="again"), 95)
     assert decision.rule == "abort_unhealthy_idle"
     assert current(decision.state) == S.ABORTED and decision.effects == ()
     assert decision.state.live_environment == BLUE
+    immediate = step(deploying(health_grace_seconds=0), health(GREEN, value, 30, obs), 30)
+    assert immediate.rule == "abort_unhealthy_idle"
 
 
 def test_unhealthy_event_contradicted_by_eb_is_not_acted_on() -> None:
@@ -312,7 +317,9 @@ def test_watchdog_reconciles_a_lost_health_event() -> None:
 def test_watchdog_aborts_an_unhealthy_idle_color() -> None:
     state = deploying()
     obs = observed(env(GREEN, label(state), health="Red", health_status="Severe"), env(BLUE, "v0", live=True))
-    assert step(state, tick(60, obs), 60).rule == "abort_observed_unhealthy_idle"
+    graced = step(state, tick(60, obs), 60)
+    assert graced.rule == "start_health_grace_on_tick"
+    assert step(graced.state, tick(120, obs), 120).rule == "abort_observed_unhealthy_idle"
 
 
 def test_watchdog_aborts_an_update_that_failed_silently() -> None:
@@ -334,7 +341,7 @@ def test_watchdog_starts_a_queued_artifact_and_corrects_drift() -> None:
     assert step(state, tick(1), 1).rule == "start_queued"
     drift = observed(env(GREEN, "v0", live=True), env(BLUE, "v0"))
     decision = step(app_state(), tick(1, drift), 1)
-    assert decision.rule == "correct_live_color" and decision.state.live_environment == GREEN
+    assert decision.rule == "reconcile_live_color" and decision.state.live_environment == GREEN
 
 
 def test_idle_tick_is_ignored_and_changes_nothing() -> None:
@@ -352,19 +359,22 @@ def test_operator_promote_from_verifying() -> None:
     assert current(state) == S.VERIFYING
     decision = step(state, override("promote", 40, healthy_green(label(state))), 40)
     assert decision.rule == "operator_promote" and current(decision.state) == S.BAKING
-    assert decision.notifications[-1].cause.actor == "alice"
+    assert decision.notifications[-1].cause.actor == "alice (claimed)"
 
 
 def test_operator_promote_is_refused_when_not_healthy_or_nothing_to_promote() -> None:
     state = deploying(auto_promote=False)
     unhealthy = observed(env(GREEN, label(state), health="Red", health_status="Severe"))
-    assert step(state, override("promote", 40, unhealthy), 40).rule == "promote_unhealthy"
+    assert step(state, override("promote", 40, unhealthy), 40).rule == "promote_not_ready"
     assert step(app_state(), override("promote", 40, observed()), 40).outcome == "refused"
 
 
-def test_operator_promote_during_bake_ends_it() -> None:
-    decision = step(baking(), override("promote", 40), 40)
-    assert decision.rule == "operator_skip_bake" and current(decision.state) == S.SUCCEEDED
+def test_promote_during_bake_changes_nothing_and_finish_bake_ends_it() -> None:
+    state = baking()
+    again = step(state, override("promote", 40), 40)
+    assert (again.outcome, again.rule) == ("ignored", "already_promoted") and again.state is state
+    decision = step(state, override("finish_bake", 41, healthy_green(label(state), live=GREEN)), 41)
+    assert decision.rule == "operator_finish_bake" and current(decision.state) == S.SUCCEEDED
 
 
 def test_operator_rollback_during_bake_and_after_success() -> None:
@@ -440,11 +450,13 @@ def test_every_rule_has_a_unique_name_and_the_table_describes_itself() -> None:
 
 def test_observation_is_only_asked_for_when_a_rule_may_need_it() -> None:
     state = deploying()
-    assert observation_needs(state, health(GREEN, "Ok", 1)) == (True, False)
+    assert observation_needs(state, health(GREEN, "Ok", 1)) == (True, True)  # it may promote: alarms gate it
     assert observation_needs(state, health(BLUE, "Ok", 1)) == (False, False)
     assert observation_needs(app_state(), health(GREEN, "Ok", 1)) == (False, False)
-    assert observation_needs(state, alarm(1)) == (False, False)
+    assert observation_needs(state, alarm(1)) == (True, False)  # a rollback checks the CNAME owner first
+    assert observation_needs(app_state(), alarm(1)) == (False, False)  # nothing to act on: no call
     assert observation_needs(state, tick(1)) == (True, True)
+    assert observation_needs(app_state(), upload("b", 1)) == (True, False)  # the deploy target is EB's idle
 
 
 def test_an_alarm_after_a_rollback_is_ignored_not_reported_as_after_success() -> None:

@@ -68,7 +68,7 @@ class EB:
                 live=self.holder == name,
             )
 
-        alarms = ()
+        alarms = None  # quiet
         if self.alarm_since is not None:
             alarms = (AlarmObservation(name=ALARM, state="ALARM", since=at(self.alarm_since)),)
         return observed(one(BLUE), one(GREEN), alarms=alarms)

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from bluegreen.aws.clients import client, error_code, is_transient
 from bluegreen.errors import BadInput, NotFound, Transient
 from bluegreen.models import Artifact, EnvironmentObservation
+
+log = logging.getLogger("bluegreen")
+PAGE = 1000  # DescribeEnvironments' MaxRecords ceiling
+
+
+class SwapRefused(BadInput):
+    """EB refused SwapEnvironmentCNAMEs (e.g. "... is in an invalid state for this operation. Must be Ready.").
+
+    Permanent for this attempt: the machine records that traffic did not move and retries later."""
+
+    code = "SwapRefused"
+
+
+def observation(env: dict[str, Any]) -> EnvironmentObservation:
+    return EnvironmentObservation(
+        name=env["EnvironmentName"],
+        status=env.get("Status", "Ready"),
+        health=env.get("Health", "Grey"),
+        health_status=env.get("HealthStatus"),
+        version_label=env.get("VersionLabel"),
+        cname=env.get("CNAME", ""),
+        tier=(env.get("Tier") or {}).get("Name", "WebServer"),
+    )
 
 
 def _wrap(error: Exception, what: str) -> Exception:
@@ -63,21 +87,37 @@ class Beanstalk:
             )
         except Exception as error:
             raise _wrap(error, "DescribeEnvironments") from error
-        found = []
-        for env in response.get("Environments", []):
-            if env.get("EnvironmentName") not in names:
+        return tuple(
+            observation(env) for env in response.get("Environments", []) if env.get("EnvironmentName") in names
+        )
+
+    def describe_all(self, names: Iterable[str] | None = None) -> dict[str, EnvironmentObservation]:
+        """Every environment in the region (names=None), or the named ones across applications, paginated:
+        one call per 1,000 environments, whatever the number of apps. Terminated ones are left out."""
+        wanted = sorted(set(names)) if names is not None else None
+        found: dict[str, EnvironmentObservation] = {}
+        for env in self._pages(wanted):
+            if env.get("Status") in ("Terminated", "Terminating"):
                 continue
-            found.append(
-                EnvironmentObservation(
-                    name=env["EnvironmentName"],
-                    status=env.get("Status", "Ready"),
-                    health=env.get("Health", "Grey"),
-                    health_status=env.get("HealthStatus"),
-                    version_label=env.get("VersionLabel"),
-                    cname=env.get("CNAME", ""),
-                )
-            )
-        return tuple(found)
+            found[env["EnvironmentName"]] = observation(env)
+        return found
+
+    def _pages(self, names: list[str] | None) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"IncludeDeleted": False, "MaxRecords": PAGE}
+        if names is not None:
+            if not names:
+                return
+            kwargs["EnvironmentNames"] = names
+        while True:
+            try:
+                response = self.eb.describe_environments(**kwargs)
+            except Exception as error:
+                raise _wrap(error, "DescribeEnvironments") from error
+            yield from response.get("Environments", [])
+            token = response.get("NextToken")
+            if not token:
+                return
+            kwargs["NextToken"] = token
 
     def require(self, application_name: str, environments: Iterable[str]) -> tuple[EnvironmentObservation, ...]:
         names = list(environments)
@@ -127,21 +167,96 @@ class Beanstalk:
             raise _wrap(error, "UpdateEnvironment") from error
         return True
 
-    def ensure_live(self, application_name: str, environment: str, other: str, production_cname: str) -> bool:
+    def ensure_live(
+        self,
+        application_name: str,
+        environment: str,
+        other: str,
+        production_cname: str,
+        observed: dict[str, EnvironmentObservation] | None = None,
+    ) -> bool:
         """Swap CNAMEs only if `environment` does not hold the production CNAME already.
 
         This check is what makes a retried promotion or rollback safe: a second run finds the CNAME
-        where the first one put it and does nothing, so it can never swap back. Returns True on a swap.
-        """
-        observed = {e.name: e for e in self.require(application_name, [environment, other])}
+        where the first one put it and does nothing, so it can never swap back. `observed` is EB's
+        answer from the same invocation, a moment ago (the decision's own observation): it saves a
+        describe on the rollback path; without it, EB is described here. Returns True on a swap.
+        Raises `SwapRefused` when EB would refuse (a color not Ready) or refuses."""
+        if observed is None or environment not in observed or other not in observed:
+            observed = {e.name: e for e in self.require(application_name, [environment, other])}
         if observed[environment].cname == production_cname:
             return False
         if observed[other].cname != production_cname:
-            raise BadInput(
+            raise SwapRefused(
                 f"neither {environment} nor {other} holds the production CNAME {production_cname}; refusing to swap"
             )
+        busy = [name for name in (environment, other) if not observed[name].ready]
+        if busy:
+            states = ", ".join(f"{name} is {observed[name].status}" for name in busy)
+            raise SwapRefused(f"{states}; EB swaps only when both environments are Ready")
         try:
             self.eb.swap_environment_cnames(SourceEnvironmentName=other, DestinationEnvironmentName=environment)
         except Exception as error:
-            raise _wrap(error, "SwapEnvironmentCNAMEs") from error
+            if is_transient(error):
+                raise Transient(f"SwapEnvironmentCNAMEs: {error}") from error
+            raise SwapRefused(f"SwapEnvironmentCNAMEs: {error}", aws_code=error_code(error)) from error
         return True
+
+    # ------------------------------------------------------------------ version retention
+
+    def prune_versions(self, application_name: str, app: str, keep: int, protect: Iterable[str]) -> list[str]:
+        """Delete the oldest application versions bluegreen created for `app` beyond `keep`, with their
+        pinned S3 copies, so CreateApplicationVersion never hits EB's quota. Never a version either
+        environment runs, nor one in `protect`; never a version someone else created."""
+        prefix = f"{PINNED_PREFIX}/{app}/"
+        ours: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"ApplicationName": application_name, "MaxRecords": 1000}
+        while True:
+            try:
+                response = self.eb.describe_application_versions(**kwargs)
+            except Exception as error:
+                raise _wrap(error, "DescribeApplicationVersions") from error
+            for version in response.get("ApplicationVersions", []):
+                bundle = version.get("SourceBundle") or {}
+                if str(bundle.get("S3Key", "")).startswith(prefix):
+                    ours.append(version)
+            token = response.get("NextToken")
+            if not token:
+                break
+            kwargs["NextToken"] = token
+        if len(ours) <= keep:
+            return []
+        in_use = set(protect) | {
+            e.version_label for e in self.describe_all_for(application_name) if e.version_label is not None
+        }
+        ours.sort(key=lambda v: str(v.get("DateCreated", "")), reverse=True)
+        deleted = []
+        for version in ours[keep:]:
+            label = version["VersionLabel"]
+            if label in in_use:
+                continue
+            try:
+                self.eb.delete_application_version(
+                    ApplicationName=application_name, VersionLabel=label, DeleteSourceBundle=False
+                )
+                bundle = version["SourceBundle"]
+                self.s3.delete_object(Bucket=bundle["S3Bucket"], Key=bundle["S3Key"])
+            except Exception as error:
+                raise _wrap(error, f"DeleteApplicationVersion {label}") from error
+            deleted.append(label)
+        return deleted
+
+    def describe_all_for(self, application_name: str) -> tuple[EnvironmentObservation, ...]:
+        try:
+            response = self.eb.describe_environments(ApplicationName=application_name, IncludeDeleted=False)
+        except Exception as error:
+            raise _wrap(error, "DescribeEnvironments") from error
+        return tuple(observation(env) for env in response.get("Environments", []))
+
+    def tags(self, arn: str) -> dict[str, str]:
+        """An environment's tags (register checks the opt-in tag)."""
+        try:
+            response = self.eb.list_tags_for_resource(ResourceArn=arn)
+        except Exception as error:
+            raise _wrap(error, "ListTagsForResource") from error
+        return {t["Key"]: t["Value"] for t in response.get("ResourceTags", [])}

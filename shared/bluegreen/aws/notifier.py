@@ -5,13 +5,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bluegreen.aws.clients import client
-from bluegreen.errors import Transient
+from bluegreen.aws.clients import client, error_code, is_transient
+from bluegreen.errors import BluegreenError
 from bluegreen.models import Notification
 
 SOURCE = "bluegreen"
 DETAIL_TYPE = "Deployment State Change"
 BATCH = 10  # PutEvents takes at most 10 entries
+# Entry-level error codes PutEvents reports that a later try can fix (the rest are permanent).
+RETRYABLE_ENTRY_ERRORS = frozenset({"ThrottlingException", "InternalFailure", "InternalException"})
+
+
+class NotifyFailed(BluegreenError):
+    """Notifications were not delivered. Never raised through an effect: rollbacks never wait on it."""
+
+    code = "NotifyFailed"
+
+    def __init__(self, message: str, *, permanent: bool, delivered: int = 0) -> None:
+        super().__init__(message, permanent=permanent)
+        self.permanent = permanent
+        self.delivered = delivered
 
 
 class Notifier:
@@ -26,6 +39,8 @@ class Notifier:
         return self._events
 
     def publish(self, notifications: Sequence[Notification]) -> None:
+        """Publish in order. Raises `NotifyFailed` (permanent for AccessDenied, a deleted bus, a
+        validation error; transient for throttling, 5xx, network) with how many went out first."""
         for start in range(0, len(notifications), BATCH):
             entries = [
                 {
@@ -40,6 +55,15 @@ class Notifier:
             try:
                 response = self.events.put_events(Entries=entries)
             except Exception as error:
-                raise Transient(f"PutEvents: {error}") from error
+                permanent = not is_transient(error)
+                code = error_code(error) or type(error).__name__
+                raise NotifyFailed(f"PutEvents: {code}: {error}", permanent=permanent, delivered=start) from error
             if response.get("FailedEntryCount"):
-                raise Transient(f"PutEvents failed for {response['FailedEntryCount']} entries")
+                codes = {e.get("ErrorCode") for e in response.get("Entries", []) if e.get("ErrorCode")}
+                permanent = not codes or not codes <= RETRYABLE_ENTRY_ERRORS
+                failed = response["FailedEntryCount"]
+                raise NotifyFailed(
+                    f"PutEvents failed for {failed} entries: {', '.join(sorted(map(str, codes)))}",
+                    permanent=permanent,
+                    delivered=start,
+                )

@@ -1,0 +1,76 @@
+"""Effect runners: one small function per effect kind, each a target checked against AWS first.
+
+The controller hands every pending effect to `run_effect`; adding an effect kind means adding a
+runner here, not growing the controller. A runner raises `Transient` (AWS busy: retry the whole
+record later) or a `BadInput` (AWS refused for good: the machine hears of it as `EffectFailed`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bluegreen.errors import BluegreenError
+from bluegreen.models import AppState, CreateVersion, Effect, EnvironmentObservation, MakeLive, PruneVersions
+from bluegreen.models import UpdateEnvironment as UpdateEnvironmentEffect
+
+if TYPE_CHECKING:
+    from bluegreen.aws.beanstalk import Beanstalk
+
+log = logging.getLogger("bluegreen")
+
+
+@dataclass
+class EffectContext:
+    state: AppState
+    beanstalk: Beanstalk
+    # EB as this invocation observed it just before committing the decision (saves a describe on the
+    # rollback path); None when the effect runs later (a retry, a take-over).
+    fresh: dict[str, EnvironmentObservation] | None = None
+
+
+def create_version(ctx: EffectContext, effect: Any) -> None:
+    assert isinstance(effect, CreateVersion)
+    ctx.beanstalk.ensure_version(effect.application_name, effect.artifact)
+
+
+def update_environment(ctx: EffectContext, effect: Any) -> None:
+    """Skipped when the color already runs the version; EB refuses an update unless Ready (Transient)."""
+    assert isinstance(effect, UpdateEnvironmentEffect)
+    ctx.beanstalk.ensure_running(effect.application_name, effect.environment, effect.version_label)
+
+
+def make_live(ctx: EffectContext, effect: Any) -> None:
+    """The target is "environment holds the production CNAME": checked before, so a retry never swaps back."""
+    assert isinstance(effect, MakeLive)
+    config = ctx.state.config
+    swapped = ctx.beanstalk.ensure_live(
+        config.application_name, effect.environment, effect.other, config.production_cname, ctx.fresh
+    )
+    log.info("%s: %s is live (%s)", ctx.state.app, effect.environment, "swapped" if swapped else "already")
+
+
+def prune_versions(ctx: EffectContext, effect: Any) -> None:
+    """Housekeeping after a success: never fails a deployment, never blocks anything after it."""
+    assert isinstance(effect, PruneVersions)
+    try:
+        deleted = ctx.beanstalk.prune_versions(effect.application_name, effect.app, effect.keep, effect.protect)
+    except BluegreenError as error:
+        log.warning("%s: version clean-up skipped: %s", ctx.state.app, error.message)
+        return
+    if deleted:
+        log.info("%s: deleted %d old application versions: %s", ctx.state.app, len(deleted), ", ".join(deleted))
+
+
+RUNNERS: dict[str, Callable[[EffectContext, Any], None]] = {
+    "create_version": create_version,
+    "update_environment": update_environment,
+    "make_live": make_live,
+    "prune_versions": prune_versions,
+}
+
+
+def run_effect(ctx: EffectContext, effect: Effect) -> None:
+    RUNNERS[effect.kind](ctx, effect)
