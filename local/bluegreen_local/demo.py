@@ -71,7 +71,7 @@ class Demo:
     # ------------------------------------------------------------------ observing
     def watch(self) -> None:
         """Subscribe a queue to the bus, as `bluegreen watch` does, and print the timeline."""
-        from bluegreen.cli import timeline_line
+        timeline_line = _timeline_formatter()
 
         name = f"demo-watch-{uuid.uuid4().hex[:6]}"
         url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
@@ -227,3 +227,18 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _timeline_formatter() -> Callable[[dict[str, Any], dict[str, float]], str]:
+    """The CLI's one-line rendering of a notification, whichever form `bluegreen.cli` has now
+    (`timeline_line(detail, started)`, or `event_line(note, style)` since the CLI rewrite)."""
+    from bluegreen import cli
+
+    if hasattr(cli, "timeline_line"):
+        return cli.timeline_line  # type: ignore[no-any-return]
+    if hasattr(cli, "event_line"):
+        from bluegreen import term
+
+        style = term.Style(False)
+        return lambda detail, _started: str(cli.event_line(detail, style))
+    return lambda detail, _started: f"{detail.get('state')}  {detail.get('reason', '')}"
