@@ -28,7 +28,8 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def cli(local: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
     from bluegreen import cli as module
 
-    monkeypatch.setattr(module, "LOCAL_DESCRIPTOR", Path(local.descriptor))
+    # found as `bluegreen local up` leaves it; the CLI goes there only with --local
+    monkeypatch.setenv("BLUEGREEN_LOCAL_DIR", str(Path(local.descriptor).parent))
 
     def run(*argv: str) -> tuple[int, str, str]:
         code = module.main(["--local", *argv])
@@ -95,3 +96,29 @@ def test_errors_are_one_line(cli: Any) -> None:
 def test_rules_prints_the_table(cli: Any) -> None:
     code, out, _ = cli("rules")
     assert code == 0 and "rollback_on_alarm" in out and "abort_unhealthy_idle" in out
+
+
+def test_wait_status_rollback_and_report(local: Any, cli: Any) -> None:
+    """A CI-style run: finish the bake, upload, wait until live, roll back, wait fails, the report counts it."""
+    import boto3
+
+    code, out, _ = cli("status", "clibot", "--json")
+    if json.loads(out)["deployment"]["state"] == "BAKING":  # w1 from the watch test
+        assert cli("finish-bake", "clibot", "-m", "looks good", "--by", "pytest")[0] == 0
+        assert cli("wait", "clibot", "--timeout", "10", "--interval", "0.2")[0] == 0
+    s3 = boto3.session.Session(region_name="us-east-1").client("s3")
+    s3.put_object(Bucket=local.describe()["bucket"], Key="clibot/w2.zip", Body=bundle("w2"))
+    code, out, err = cli("wait", "clibot", "--artifact", "clibot/w2.zip", "--for", "BAKING", "--timeout", "20",
+                         "--interval", "0.2")  # fmt: skip
+    assert code == 0, err
+    assert out.splitlines()[-1].endswith("BAKING")
+    code, out, _ = cli("status", "clibot")
+    assert code == 0 and "deployment clibot-" in out and "waits for the bake to end" in out and "config alarms" in out
+    assert cli("rollback", "clibot", "-m", "errors in the logs", "--by", "pytest")[0] == 0
+    code, _, err = cli("wait", "clibot", "--timeout", "10", "--interval", "0.2")
+    assert code == 1 and "ended ROLLED_BACK" in err
+    code, out, _ = cli("report", "clibot", "--since", "1d", "--json")
+    figures = json.loads(out)["apps"]["clibot"]
+    assert code == 0 and figures["deployments"] >= 2 and figures["rolled_back"] == 1
+    code, out, _ = cli("report", "clibot")
+    assert code == 0 and "Definitions" in out and "clibot" in out
