@@ -29,6 +29,14 @@ class Settings(BaseModel):
         default=5.0, ge=0, description="How long an invocation waits for another one's effects to finish"
     )
     history_ttl_days: int = Field(default=365, ge=0, description="0 keeps history forever")
+    managed_application_pattern: str = Field(
+        default="",
+        max_length=100,
+        description=(
+            "The stack's ManagedApplicationPattern (IAM wildcards * and ?): register refuses an application "
+            "outside it. Empty (not configured) refuses every application"
+        ),
+    )
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> Settings:

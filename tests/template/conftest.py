@@ -18,14 +18,18 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 EVENTS = ROOT / "events"
 
-# The five functions of DESIGN.md and their code directories.
+# The functions and their code directories: five triggers, plus the read-only and register entry points.
 FUNCTIONS = {
     "ArtifactFunction": "functions/artifact",
     "HealthFunction": "functions/health",
     "AlarmFunction": "functions/alarm",
     "OverrideFunction": "functions/override",
+    "StatusFunction": "functions/status",
+    "RegisterFunction": "functions/register",
     "WatchdogFunction": "functions/watchdog",
 }
+# Functions that run the controller's effects (deploy, swap): they hold the deployment policies.
+EFFECT_FUNCTIONS = {"ArtifactFunction", "HealthFunction", "AlarmFunction", "OverrideFunction", "WatchdogFunction"}
 # Optional, behind the EnableOverrideUrl condition.
 CONDITIONAL_FUNCTIONS = {"OverrideUrlFunction": "functions/override_url"}
 
@@ -87,3 +91,16 @@ def transformed(source: dict[str, Any], policy_loader: FakeManagedPolicyLoader) 
 
 def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """A policy document's statements, with `Fn::If` statements taken as their first branch (the
+    statement as it is when its condition holds) and `AWS::NoValue` dropped."""
+    result = []
+    for statement in document["Statement"]:
+        if isinstance(statement, dict) and "Fn::If" in statement:
+            statement = statement["Fn::If"][1]
+        if statement == {"Ref": "AWS::NoValue"}:
+            continue
+        result.append(statement)
+    return result

@@ -11,7 +11,16 @@ from typing import Any
 
 import pytest
 
-from .conftest import CONDITIONAL_FUNCTIONS, FUNCTIONS, ROOT, TEMPLATE, FakeManagedPolicyLoader, resources_of
+from .conftest import (
+    CONDITIONAL_FUNCTIONS,
+    EFFECT_FUNCTIONS,
+    FUNCTIONS,
+    ROOT,
+    TEMPLATE,
+    FakeManagedPolicyLoader,
+    resources_of,
+    statements,
+)
 
 ALL_FUNCTIONS = {**FUNCTIONS, **CONDITIONAL_FUNCTIONS}
 ASYNC_RETRIES = {
@@ -21,22 +30,36 @@ ASYNC_RETRIES = {
     "WatchdogFunction": 2,
     # Synchronous by design: an accidental async invoke is not retried behind the operator's back.
     "OverrideFunction": 0,
+    "StatusFunction": 0,
+    "RegisterFunction": 0,
 }
 EXPECTED_ENVIRONMENT = {
     "BLUEGREEN_TABLE": {"Ref": "StateTable"},
     "BLUEGREEN_BUS": {"Fn::GetAtt": ["Bus", "Name"]},
     "BLUEGREEN_BUCKET": {"Ref": "ArtifactBucket"},
     "BLUEGREEN_EFFECT_LEASE_SECONDS": "60",
+    "BLUEGREEN_MANAGED_APPLICATION_PATTERN": {"Ref": "ManagedApplicationPattern"},
     "POWERTOOLS_SERVICE_NAME": "bluegreen",
     "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},
 }
-SHARED_POLICIES = [{"Ref": "ControllerPolicy"}, {"Ref": "BeanstalkDeploymentPolicy"}]
+SHARED_POLICIES = [
+    {"Ref": "ControllerPolicy"},
+    {"Ref": "BeanstalkDeploymentPolicy"},
+    {"Ref": "DeploymentGuardrailsPolicy"},
+]
 EXPECTED_OUTPUTS = {
     "ArtifactFunctionName",
     "HealthFunctionName",
     "AlarmFunctionName",
     "AlarmFunctionArn",
     "OverrideFunctionName",
+    "StatusFunctionName",
+    "RegisterFunctionName",
+    "StatusCallerPolicyArn",
+    "OverrideCallerPolicyArn",
+    "RegisterCallerPolicyArn",
+    "OverrideUrlCallerPolicyArn",
+    "ArtifactUploaderPolicyArn",
     "OverrideUrl",
     "WatchdogFunctionName",
     "BusName",
@@ -86,11 +109,11 @@ def identity_policies(template: dict[str, Any]) -> list[tuple[str, dict[str, Any
 def role_statements(template: dict[str, Any], role_name: str) -> list[dict[str, Any]]:
     """Every statement that applies to the role: its inline policies and its in-stack managed policies."""
     role = template["Resources"][role_name]["Properties"]
-    statements = [s for p in role.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+    result = [s for p in role.get("Policies", []) for s in statements(p["PolicyDocument"])]
     for arn in role.get("ManagedPolicyArns", []):
         managed = template["Resources"][arn["Ref"]]["Properties"]["PolicyDocument"]
-        statements.extend(managed["Statement"])
-    return statements
+        result.extend(statements(managed))
+    return result
 
 
 def allowed_actions(template: dict[str, Any], role_name: str) -> set[str]:
@@ -268,7 +291,7 @@ def test_no_wildcard_actions_and_only_justified_wildcard_resources(transformed: 
     documents = identity_policies(transformed)
     assert documents
     for where, document in documents:
-        for statement in document["Statement"]:
+        for statement in statements(document):
             sid = f"{where}/{statement.get('Sid', '?')}"
             assert "NotAction" not in statement and "NotResource" not in statement, sid
             if statement["Effect"] != "Allow":
@@ -280,10 +303,14 @@ def test_no_wildcard_actions_and_only_justified_wildcard_resources(transformed: 
                 elif action_info(action) is None:
                     problems.append(f"{sid}: {action} is not an IAM action")
             if "*" in as_list(statement["Resource"]):
-                # Allowed only where IAM cannot scope the action to a resource at all, or where a
-                # condition does the scoping (tags on launch, bound by ec2:CreateAction).
+                # Allowed only where IAM cannot scope the action to a resource at all, where a
+                # condition does the scoping (tags on launch, bound by ec2:CreateAction), and for
+                # DescribeAlarms, which returns composite alarms only to callers allowed on "*".
                 scopable = [a for a in actions if (action_info(a) or {}).get("Resources")]
-                if scopable and not (statement.get("Condition") and set(actions) == {"ec2:CreateTags"}):
+                justified = (statement.get("Condition") and set(actions) == {"ec2:CreateTags"}) or set(actions) == {
+                    "cloudwatch:DescribeAlarms"
+                }
+                if scopable and not justified:
                     problems.append(f'{sid}: Resource "*" for scopable actions {scopable}')
     assert not problems, "\n".join(problems)
 
@@ -296,8 +323,15 @@ def test_roles_use_only_the_stacks_own_policies(transformed: dict[str, Any]) -> 
         assert properties["AssumeRolePolicyDocument"]["Statement"] == [
             {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
         ], name
+        # The state table's resource policy recognises the functions by this path.
+        assert properties["Path"] == {"Fn::Sub": "/bluegreen/${AWS::StackName}/"}, name
         # No AWS managed policy (AWSLambdaBasicExecutionRole & co. grant logs on Resource "*").
-        assert properties["ManagedPolicyArns"] == SHARED_POLICIES, name
+        function = name.removesuffix("Role")
+        if function in EFFECT_FUNCTIONS or function in CONDITIONAL_FUNCTIONS:
+            assert properties["ManagedPolicyArns"] == SHARED_POLICIES, name
+        else:
+            # The read-only and register functions hold no deployment rights at all.
+            assert "ManagedPolicyArns" not in properties, name
 
 
 def test_every_function_can_run_every_effect(transformed: dict[str, Any]) -> None:
@@ -320,7 +354,7 @@ def test_every_function_can_run_every_effect(transformed: dict[str, Any]) -> Non
         "autoscaling:SuspendProcesses",
         "autoscaling:ResumeProcesses",
     }
-    for name in ALL_FUNCTIONS:
+    for name in EFFECT_FUNCTIONS | set(CONDITIONAL_FUNCTIONS):
         role = role_of(transformed, name)
         missing = needed - allowed_actions(transformed, role)
         assert not missing, f"{role} lacks {sorted(missing)}"
@@ -334,11 +368,13 @@ def test_resources_are_scoped_to_the_stack_and_the_managed_applications(transfor
     role = role_of(transformed, "ArtifactFunction")
     assert resources_for(transformed, role, "dynamodb:PutItem") == [{"Fn::GetAtt": ["StateTable", "Arn"]}]
     assert {"Fn::Sub": "${StateTable.Arn}/index/InFlight"} in resources_for(transformed, role, "dynamodb:Query")
+    assert {"Fn::Sub": "${StateTable.Arn}/index/Apps"} in resources_for(transformed, role, "dynamodb:Query")
     assert resources_for(transformed, role, "events:PutEvents") == [{"Fn::GetAtt": ["Bus", "Arn"]}]
     assert {"Fn::Sub": "${ArtifactBucket.Arn}/*"} in resources_for(transformed, role, "s3:GetObject")
     for action in (
         "elasticbeanstalk:CreateApplicationVersion",
         "elasticbeanstalk:DescribeApplicationVersions",
+        "elasticbeanstalk:DeleteApplicationVersion",
         "elasticbeanstalk:DescribeEnvironments",
         "elasticbeanstalk:UpdateEnvironment",
         "elasticbeanstalk:SwapEnvironmentCNAMEs",
@@ -396,8 +432,18 @@ def test_state_table(source: dict[str, Any]) -> None:
         "pk": "S",
         "sk": "S",
         "in_flight": "S",
+        "registered": "S",
     }
-    (index,) = properties["GlobalSecondaryIndexes"]
+    index, apps = properties["GlobalSecondaryIndexes"]
+    # Sparse: only app STATE items carry `registered`; projected so listing apps needs no GetItem.
+    assert apps == {
+        "IndexName": "Apps",
+        "KeySchema": [{"AttributeName": "registered", "KeyType": "HASH"}],
+        "Projection": {
+            "ProjectionType": "INCLUDE",
+            "NonKeyAttributes": ["live_environment", "production_cname", "environments"],
+        },
+    }
     assert index == {
         "IndexName": "InFlight",
         "KeySchema": [
@@ -430,7 +476,7 @@ def test_bus_and_artifact_bucket(source: dict[str, Any]) -> None:
     assert rule["Status"] == "Enabled"
     assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": {"Ref": "ArtifactRetentionDays"}}
     assert rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] >= 1
-    (deny,) = source["Resources"]["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    deny = source["Resources"]["ArtifactBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
     assert deny["Effect"] == "Deny"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 

@@ -2,6 +2,12 @@
 
 One streamed GetObject gives the object version, ETag, size and S3's own checksum; while streaming we
 compute the SHA-256 and keep the head and tail bytes to check that it is a zip (EB source bundles are).
+The same response carries the object's user metadata, hence its signature (`x-amz-meta-bluegreen-signature`,
+see `bluegreen.aws.signing`): bytes and signature come from one object version, read once.
+
+The SHA-256 check is integrity (a truncated or corrupted upload, a sidecar that does not match), not
+tamper protection: whoever can replace the zip can replace its checksum too. Tamper protection is the
+signature, verified with a KMS key that uploaders cannot use unless they are allowed to sign.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import hashlib
 from typing import Any
 
 from bluegreen.aws.clients import client, error_code, is_transient
+from bluegreen.aws.signing import signature_from_metadata
 from bluegreen.errors import BadArtifact, Transient
 from bluegreen.labels import version_label
 from bluegreen.models import Artifact
@@ -77,7 +84,11 @@ class Artifacts:
         if resolved_version == "null":
             resolved_version = None  # unversioned bucket
         etag = str(response.get("ETag", "")).strip('"')
+        extra: dict[str, Any] = {}
+        if "signature" in Artifact.model_fields:  # the field models.Artifact gains with signed builds
+            extra["signature"] = signature_from_metadata(response.get("Metadata"))
         return Artifact(
+            **extra,
             bucket=bucket,
             key=key,
             version_id=resolved_version,
