@@ -445,7 +445,7 @@ def _config_line(config: dict[str, Any]) -> str:
 
 
 def _slash(text: str) -> str:
-    return f"/{text}" if text else ""
+    return f"/{text}" if text and text != "-" else ""
 
 
 def status_lines(state: dict[str, Any], style: term.Style) -> list[str]:
@@ -454,19 +454,17 @@ def status_lines(state: dict[str, Any], style: term.Style) -> list[str]:
         f"{style.paint(str(state.get('app')), 'bold')}   revision {state.get('revision')}   "
         f"paused {'yes' if state.get('paused') else 'no'}   last good {state.get('last_good_version') or '-'}"
     ]
-    for color in _colors(state):
+    for color in sorted(_colors(state), key=lambda c: not c.get("live")):
         role = "live" if color.get("live") else "idle"
-        health = color.get("health")
-        detail = (
-            f"{term.short(color.get('version_label'), 32):<32} {color.get('status') or '-':<10} "
-            f"{style.health(health)}{_slash(style.health(color['health_status']) if 'health_status' in color else '')}"
-            if "status" in color or "version_label" in color
-            else "(EB's view not reported by this stack)"
-        )
+        name = style.paint(f"{color.get('name')!s:<20}", "bold" if role == "live" else "dim")
+        detail = ""
+        if "status" in color or "version_label" in color:  # EB's view, when the stack reports it
+            health = style.health(color.get("health"))
+            if "health_status" in color:
+                health += _slash(style.health(color["health_status"]))
+            detail = f" {term.short(color.get('version_label'), 32):<32} {color.get('status') or '-':<10} {health}"
         cname = f"   holds {state.get('production_cname')}" if role == "live" and state.get("production_cname") else ""
-        lines.append(
-            f"  {role} {style.paint(str(color.get('name')), 'bold' if role == 'live' else 'dim'):<20} {detail}{cname}"
-        )
+        lines.append(f"  {role} {name}{detail}{cname}")
     if deployment:
         artifact = deployment.get("artifact") or {}
         lines.append(
