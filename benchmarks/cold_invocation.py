@@ -38,7 +38,8 @@ for extra in (ROOT, ROOT / "shared", ROOT / "local"):
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 CHILD = ROOT / "benchmarks" / "cold_child.py"
-PATHS = {"alarm": ("AlarmFunction", "alarm"), "artifact": ("ArtifactFunction", "artifact")}
+# artifact first: it needs the app idle; the alarm path then leaves a deployment BAKING
+PATHS = {"artifact": ("ArtifactFunction", "artifact"), "alarm": ("AlarmFunction", "alarm")}
 PY312_VERSION = "3.12"
 
 
@@ -252,6 +253,7 @@ class ColdWorld:
             raise RuntimeError(f"cold child failed: {done.stderr.strip().splitlines()[-3:]}")
         result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
         result["requests"] = self.server.requests
+        result["stderr"] = done.stderr
         return result
 
 
@@ -301,7 +303,7 @@ def measure(runs: int) -> dict[str, Any]:
                     rewind()
                     primed = world.child(
                         python,
-                        flags,
+                        [*flags, "-X", "importtime"],
                         {**base, "mode": "record", "sys_path": [fn_dir, *handler_path], "record_to": str(record_to)},
                         env,
                     )
@@ -323,6 +325,27 @@ def measure(runs: int) -> dict[str, Any]:
         finally:
             world.server.close()
     return {"runs": runs, "paths": results, "layer": layer, "layer_error": layer_error}
+
+
+def first_event_imports(stderr: str, minimum_ms: float = 2.0) -> dict[str, float]:
+    """`-X importtime` of the recording run: what the FIRST EVENT imports (the top-level imports logged after
+    `app`), cumulative ms by top-level package, largest first."""
+    seen_app, costs = False, {}
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cumulative_us, module = line.removeprefix("import time:").split("|", 2)
+        depth = (len(module) - len(module.lstrip()) - 1) // 2
+        name = module.strip()
+        if depth != 0:
+            continue
+        if name == "app":
+            seen_app = True
+            continue
+        if seen_app:
+            top = name.split(".")[0]
+            costs[top] = costs.get(top, 0.0) + int(cumulative_us) / 1000
+    return {k: round(v, 1) for k, v in sorted(costs.items(), key=lambda kv: -kv[1]) if v >= minimum_ms}
 
 
 def _outcome(out: Any) -> dict[str, Any]:
@@ -355,6 +378,7 @@ def summarize(primed: dict[str, Any], calls: list[dict[str, Any]], samples: dict
         "outcomes_stable": all(o == outcomes[0] for o in outcomes),
         "primed_outcome": _outcome(primed["out"]),
         "bluegreen_from": primed.get("bluegreen_from"),
+        "first_event_imports_ms": first_event_imports(primed.get("stderr", "")),
         "boto3_from": primed.get("boto3_from"),
     }
 
