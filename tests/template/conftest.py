@@ -30,8 +30,10 @@ FUNCTIONS = {
 }
 # Functions that run the controller's effects (deploy, swap): they hold the deployment policies.
 EFFECT_FUNCTIONS = {"ArtifactFunction", "HealthFunction", "AlarmFunction", "OverrideFunction", "WatchdogFunction"}
-# Optional, behind the EnableOverrideUrl condition.
-CONDITIONAL_FUNCTIONS = {"OverrideUrlFunction": "functions/override_url"}
+# Optional, behind the EnableOverrideUrl and EnableChatNotifications conditions.
+CONDITIONAL_FUNCTIONS = {"OverrideUrlFunction": "functions/override_url", "ChatFunction": "functions/chat"}
+# Conditional functions that run the controller (the chat formatter only publishes to its topic).
+CONDITIONAL_CONTROLLER_FUNCTIONS = {"OverrideUrlFunction"}
 
 
 def load_source() -> dict[str, Any]:

@@ -20,12 +20,25 @@ EXPECTED = {
     "artifact/eventbridge-object-created.json": "ArtifactFunction",
     # The classic S3 notification (Records[]) is a direct invoke shape, not an EventBridge event.
     "artifact/s3-notification.json": None,
+    "artifact/eventbridge-object-created-special-key.json": "ArtifactFunction",
+    "artifact/s3-notification-special-key.json": None,
+    # S3's s3:TestEvent (sent when a notification configuration is saved) is a direct invoke shape too.
+    "artifact/s3-test-event.json": None,
     "health/health-ok.json": "HealthFunction",
     "health/health-degraded.json": "HealthFunction",
     "health/health-severe.json": "HealthFunction",
     "health/update-started.json": "HealthFunction",
     "health/update-successful.json": "HealthFunction",
     "health/update-failed.json": "HealthFunction",
+    "health/health-degraded-during-update.json": "HealthFunction",
+    "health/health-info-update-in-progress.json": "HealthFunction",
+    "health/health-severe-during-restart.json": "HealthFunction",
+    "health/launch-with-issues.json": "HealthFunction",
+    "health/update-complete-with-errors.json": "HealthFunction",
+    # "Managed update status change" is not routed: EB's own platform updates are not deployments;
+    # what they do to health arrives as "Health status change" events, which are.
+    "health/managed-update-started.json": None,
+    "health/managed-update-failed.json": None,
     "alarm/alarm-eventbridge.json": "AlarmFunction",
     # Leaving ALARM is filtered out at the rule (the machine never acts on it).
     "alarm/alarm-ok.json": None,
@@ -108,7 +121,8 @@ def test_sample_is_routed_by_its_rule_and_no_other(rules: dict[str, EventPattern
 def test_the_rules_are_the_three_event_sources_plus_a_schedule(
     source: dict[str, Any], rules: dict[str, EventPattern]
 ) -> None:
-    assert set(rules) == {"ArtifactFunction", "HealthFunction", "AlarmFunction"}
+    # ChatFunction's rule is on the stack's own bus (bluegreen's notifications), not an AWS source.
+    assert set(rules) == {"ArtifactFunction", "HealthFunction", "AlarmFunction", "ChatFunction"}
     assert schedules(source) == {"WatchdogFunction": "rate(1 minute)"}
 
 

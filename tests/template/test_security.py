@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import CONDITIONAL_FUNCTIONS, EFFECT_FUNCTIONS, FUNCTIONS, ROOT, resources_of, statements
+from .conftest import CONDITIONAL_CONTROLLER_FUNCTIONS, EFFECT_FUNCTIONS, FUNCTIONS, ROOT, resources_of, statements
 
 ACCOUNT, REGION, PARTITION = "123456789012", "us-east-1", "aws"
 BUCKET = "bluegreen-artifactbucket-abc"
@@ -240,7 +240,7 @@ def test_pinned_copies_are_written_by_the_controller_only_and_never_deleted(
     ci = f"arn:aws:iam::{ACCOUNT}:role/ci-bot"
     assert "PinnedVersionsOnlyByTheController" in put(bucket_policy, ci, pinned)
     assert "PinnedVersionsOnlyByTheController" in put(bucket_policy, ci, pinned, action="s3:DeleteObject")
-    for function in EFFECT_FUNCTIONS | set(CONDITIONAL_FUNCTIONS):
+    for function in EFFECT_FUNCTIONS | CONDITIONAL_CONTROLLER_FUNCTIONS:
         controller = f"arn:aws:iam::{ACCOUNT}:role/bluegreen/bluegreen/{function}Role-X1"
         assert put(bucket_policy, controller, pinned) == [], function
         assert "PinnedVersionsAreNeverDeleted" in put(
@@ -506,7 +506,7 @@ def test_the_state_table_accepts_writes_only_from_the_functions(source: dict[str
     path = deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]["Fn::Sub"]
     assert path.endswith(":role/bluegreen/${AWS::StackName}/*")
     for name, role in resources_of(source, "AWS::IAM::Role").items():
-        if name.removesuffix("Role") in FUNCTIONS or name.removesuffix("Role") in CONDITIONAL_FUNCTIONS:
+        if name.removesuffix("Role") in FUNCTIONS or name.removesuffix("Role") in CONDITIONAL_CONTROLLER_FUNCTIONS:
             assert role["Properties"]["Path"] == {"Fn::Sub": "/bluegreen/${AWS::StackName}/"}, name
 
 

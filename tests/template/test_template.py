@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from .conftest import (
+    CONDITIONAL_CONTROLLER_FUNCTIONS,
     CONDITIONAL_FUNCTIONS,
     EFFECT_FUNCTIONS,
     FUNCTIONS,
@@ -68,6 +69,10 @@ EXPECTED_OUTPUTS = {
     "StateTableName",
     "RuleDeadLetterQueueUrl",
     "FunctionFailureQueueUrl",
+    # Observability (issue 13).
+    "DashboardName",
+    "DashboardUrl",
+    "ChatTopicArn",
 }
 # Regions the stack is linted for (cfn-lint's default is us-east-1 alone).
 LINT_REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1", "ap-northeast-1"]
@@ -259,6 +264,8 @@ def test_every_rule_target_retries_and_has_a_dead_letter_queue(transformed: dict
         "HealthFunctionEnvironment",
         "AlarmFunctionAlarmStateChange",
         "WatchdogFunctionTick",
+        # On the stack's own bus (the chat notifications, behind EnableChatNotifications).
+        "ChatFunctionNotification",
     }
     for name, rule in rules.items():
         targets = rule["Properties"]["Targets"]
@@ -266,7 +273,10 @@ def test_every_rule_target_retries_and_has_a_dead_letter_queue(transformed: dict
         (target,) = targets
         assert set(target.get("RetryPolicy", {})) == {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"}, name
         assert target.get("DeadLetterConfig") == {"Arn": {"Fn::GetAtt": ["RuleDeadLetterQueue", "Arn"]}}, name
-        assert "EventBusName" not in rule["Properties"], f"{name}: AWS events arrive on the default bus"
+        if name == "ChatFunctionNotification":
+            assert rule["Properties"]["EventBusName"] == {"Fn::GetAtt": ["Bus", "Name"]}
+        else:
+            assert "EventBusName" not in rule["Properties"], f"{name}: AWS events arrive on the default bus"
     assert rules["WatchdogFunctionTick"]["Properties"]["ScheduleExpression"] == "rate(1 minute)"
 
 
@@ -279,6 +289,8 @@ def test_only_this_stacks_rules_may_write_to_the_rule_dead_letter_queue(transfor
     assert allow["Action"] == "sqs:SendMessage"
     assert allow["Resource"] == {"Fn::GetAtt": ["RuleDeadLetterQueue", "Arn"]}
     sources = allow["Condition"]["ArnEquals"]["aws:SourceArn"]
+    # A conditional rule's ARN is listed when its condition holds.
+    sources = [s["Fn::If"][1] if "Fn::If" in s else s for s in sources]
     assert sorted(s["Fn::GetAtt"][0] for s in sources) == sorted(rules)
     assert all(s["Fn::GetAtt"][1] == "Arn" for s in sources)
 
@@ -323,14 +335,15 @@ def test_roles_use_only_the_stacks_own_policies(transformed: dict[str, Any]) -> 
         assert properties["AssumeRolePolicyDocument"]["Statement"] == [
             {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
         ], name
-        # The state table's resource policy recognises the functions by this path.
-        assert properties["Path"] == {"Fn::Sub": "/bluegreen/${AWS::StackName}/"}, name
-        # No AWS managed policy (AWSLambdaBasicExecutionRole & co. grant logs on Resource "*").
         function = name.removesuffix("Role")
-        if function in EFFECT_FUNCTIONS or function in CONDITIONAL_FUNCTIONS:
+        if function in FUNCTIONS or function in CONDITIONAL_CONTROLLER_FUNCTIONS:
+            # The state table's resource policy recognises the functions by this path.
+            assert properties["Path"] == {"Fn::Sub": "/bluegreen/${AWS::StackName}/"}, name
+        # No AWS managed policy (AWSLambdaBasicExecutionRole & co. grant logs on Resource "*").
+        if function in EFFECT_FUNCTIONS or function in CONDITIONAL_CONTROLLER_FUNCTIONS:
             assert properties["ManagedPolicyArns"] == SHARED_POLICIES, name
         else:
-            # The read-only and register functions hold no deployment rights at all.
+            # The read-only, register and chat functions hold no deployment rights at all.
             assert "ManagedPolicyArns" not in properties, name
 
 
@@ -354,7 +367,7 @@ def test_every_function_can_run_every_effect(transformed: dict[str, Any]) -> Non
         "autoscaling:SuspendProcesses",
         "autoscaling:ResumeProcesses",
     }
-    for name in EFFECT_FUNCTIONS | set(CONDITIONAL_FUNCTIONS):
+    for name in EFFECT_FUNCTIONS | CONDITIONAL_CONTROLLER_FUNCTIONS:
         role = role_of(transformed, name)
         missing = needed - allowed_actions(transformed, role)
         assert not missing, f"{role} lacks {sorted(missing)}"
