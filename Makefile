@@ -74,3 +74,16 @@ bench: $(STAMP) ## Measure cold start, warm overhead, calls per path, scale; wri
 
 clean: ## Remove the virtualenvs and caches
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# ------------------------------------------------------------------ the dashboard's browser test
+# tests/browser drives Debian's Chromium through its WebDriver (chromium-driver); both come from
+# apt-get, never from a download at test time. Installed when missing and when root (CI runs `make
+# test` as root on a fresh Debian machine); elsewhere the browser test skips, and fails when CI=true.
+browser-deps: ## Install Debian's chromium and chromium-driver for the browser test, if missing
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+		echo "make browser-deps: the browser test needs chromium and chromium-driver (apt-get install chromium chromium-driver, as root)" >&2; exit 0; fi; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+
+test: browser-deps
+.PHONY: browser-deps
