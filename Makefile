@@ -8,7 +8,7 @@ SAM_VENV := .venv-sam
 SAM_PY_VERSION ?= 3.12
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint format typecheck unit integration e2e demo bench sam-venv sam-build sam-validate clean
+.PHONY: help venv test lint format typecheck unit integration e2e demo bench sam-venv sam-build sam-validate checkov clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-13s %s\n", $$1, $$2}'
@@ -34,7 +34,7 @@ format: $(STAMP) ## ruff format and autofix
 typecheck: $(STAMP) ## mypy, strict on shared/bluegreen
 	$(VENV)/bin/mypy
 
-test: lint typecheck sam-validate sam-build ## Lint, type-check and run every test (unit, integration, template, e2e)
+test: lint typecheck sam-validate sam-build checkov ## Lint, type-check, checkov and run every test (unit, integration, template, e2e)
 	$(PY) -m pytest -q
 
 # ------------------------------------------------------------------ SAM CLI
@@ -65,6 +65,22 @@ sam-validate: $(SAM_STAMP) ## sam validate --lint (cfn-lint through SAM; offline
 sam-build: $(SAM_STAMP) ## sam build of the layer and the functions into .aws-sam/build (needs python3.12)
 	@PATH="$(SAM_PATH)" $(SAM_PYTHON) -c 'import sys' >/dev/null 2>&1 || { echo "make sam-build: sam build needs $(SAM_PYTHON) on PATH (the runtime of the layer's BuildMethod); install Python $(SAM_PY_VERSION) (e.g. 'pyenv install $(SAM_PY_VERSION)' or your OS package $(SAM_PYTHON)) and run again" >&2; exit 1; }
 	PATH="$(SAM_PATH)" $(SAM_RUN) build --template template.yaml --cached --parallel
+
+# ------------------------------------------------------------------ checkov
+# checkov pins its own boto3 & co., so it gets its own virtualenv, inside .venv (git-ignored, removed
+# by `make clean`), from the fully pinned requirements/checkov.txt. It fails on any finding that is
+# not in .checkov.baseline, where each accepted one has its reason. Offline: no platform download.
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): requirements/checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
+	touch $(CHECKOV_STAMP)
+
+checkov: $(CHECKOV_STAMP) ## checkov on template.yaml against .checkov.baseline (every accepted finding with its reason)
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation \
+		--baseline .checkov.baseline --skip-download --compact --quiet
 
 demo: $(STAMP) ## Run the whole lifecycle on the embedded local AWS
 	$(PY) -m bluegreen_local.demo

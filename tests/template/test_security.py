@@ -537,3 +537,17 @@ def test_the_layer_is_built_from_hash_locked_requirements() -> None:
     makefile = (shared / "Makefile").read_text()
     build = makefile.split("build-BluegreenLayer:", 1)[1].split("\n\n", 1)[0]
     assert "--require-hashes" in build and "-r requirements.lock" in build and "--no-deps" in build
+
+
+def test_every_accepted_checkov_finding_has_its_reason() -> None:
+    import json
+
+    baseline = json.loads((ROOT / ".checkov.baseline").read_text())
+    accepted = {c for f in baseline["failed_checks"] for finding in f["findings"] for c in finding["check_ids"]}
+    assert accepted, "an empty baseline: remove the file instead"
+    reasons = baseline["reasons"]
+    assert accepted <= set(reasons), f"no reason for {sorted(accepted - set(reasons))}"
+    assert all(len(reason) > 40 for reason in reasons.values())
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--baseline .checkov.baseline" in makefile
+    assert re.search(r"^test: .*\bcheckov\b", makefile, re.M), "make test runs checkov"
