@@ -449,9 +449,15 @@ class Controller:
 
         `loaded`: the app as the caller just read it (saves a read; a conflict re-reads anyway)."""
         for _ in range(MAX_CONFLICTS):
-            state = loaded if loaded is not None and loaded.pending is None else self._load_settled(app)
+            as_given = loaded is not None and loaded.pending is None
+            state = loaded if loaded is not None and as_given else self._load_settled(app)
             loaded = None
-            event, observation = self._observe(state, make_event(state))
+            event = make_event(state)
+            if event.observed is not None and not as_given:
+                # An observation handed in (the watchdog's batch) was taken after the state it came with;
+                # against a state read later it may predate a swap: ask EB again.
+                event = event.model_copy(update={"observed": None})
+            event, observation = self._observe(state, event)
             decision = decide(state, event, self.clock())
             if decision.outcome == "ignored":
                 log.info("ignored %s for %s: %s", event.kind, app, decision.reason)

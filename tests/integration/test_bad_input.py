@@ -222,7 +222,7 @@ CASES: list[Case] = [
     (
         "eb-other-detail-type",
         "health",
-        _mutate("health/health-ok.json", _set((("detail-type",), "Managed update status change"))),
+        _mutate("health/health-ok.json", _set((("detail-type",), "Other resource status change"))),
         "ignored",
     ),
     # ---- alarms

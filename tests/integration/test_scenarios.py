@@ -89,6 +89,7 @@ def test_bake_over_succeeds(bot: World) -> None:
 
 
 def test_unhealthy_idle_aborts_and_traffic_never_moves(bot: World) -> None:
+    assert bot.register(health_grace_seconds=0)["ok"]
     bot.upload("build-1")
     bot.complete_update(GREEN, health="Severe")
     assert bot.deployment_state() == "ABORTED"
@@ -149,7 +150,7 @@ def test_override_promote_rollback_abort_and_retry(bot: World) -> None:
     bot.register(auto_promote=False)
     bot.upload("build-1")
     refused = bot.override("promote")
-    assert refused["ok"] is False and "not healthy" in refused["error"]["message"]
+    assert refused["ok"] is False and "not Ready and healthy" in refused["error"]["message"]
     bot.complete_update(GREEN, health="Ok")
     assert bot.deployment_state() == "VERIFYING" and bot.live() == BLUE
     promoted = bot.override("promote")
@@ -163,7 +164,9 @@ def test_override_promote_rollback_abort_and_retry(bot: World) -> None:
     aborted = bot.override("abort", deployment_id=retried["state"]["deployment"]["id"])
     assert aborted["ok"] and bot.deployment_state() == "ABORTED"
     history = bot.status()["history"]
-    assert history[-1]["cause"]["actor"] == "alice@example.com" and history[-1]["cause"]["reason"] == "test abort"
+    # a direct invoke's actor is as claimed, and said so; only the Function URL path is verified
+    assert history[-1]["cause"]["actor"] == "alice@example.com (claimed)"
+    assert history[-1]["cause"]["actor_verified"] is False and history[-1]["cause"]["reason"] == "test abort"
 
 
 def test_stale_and_foreign_events_are_ignored(bot: World) -> None:
