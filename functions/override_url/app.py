@@ -3,6 +3,7 @@
 import json
 from typing import Any
 
+from bluegreen.access import URL_ACTIONS, check_action
 from bluegreen.entry import lambda_entry
 from bluegreen.parsing import parse_function_url_override
 from bluegreen.service import controller
@@ -11,6 +12,7 @@ from bluegreen.service import controller
 @lambda_entry("override_url")
 def _override(event: Any, context: Any) -> dict[str, Any]:
     request, request_id = parse_function_url_override(event)
+    check_action(request.action, URL_ACTIONS, "OverrideUrlFunction")
     return controller().override(request, request_id, actor_verified=True)
 
 

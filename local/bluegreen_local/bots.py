@@ -38,6 +38,7 @@ def create_bot(session: Any, app: str, *, blue_cname_prefix: str | None = None) 
             CNAMEPrefix=cname,
             VersionLabel="v0",
             SolutionStackName=SOLUTION_STACK,
+            Tags=[{"Key": "bluegreen:managed", "Value": "true"}],  # opts in (bluegreen.access)
         )
     cloudwatch.put_metric_alarm(
         AlarmName=f"{app}-errors",

@@ -38,7 +38,7 @@ def up(args: Any) -> None:
         info = stack.describe()
         if args.app:
             registered = stack.invoke(
-                "OverrideFunction",
+                "RegisterFunction",
                 {
                     "action": "register",
                     "app": args.app,

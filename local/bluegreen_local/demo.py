@@ -51,9 +51,10 @@ class Demo:
 
     # ------------------------------------------------------------------ acting, as a user would
     def invoke(self, payload: dict[str, Any]) -> dict[str, Any]:
-        response = self.lambda_.invoke(
-            FunctionName=self.info["override_function"], Payload=json.dumps(payload).encode()
+        function = (
+            self.info["register_function"] if payload.get("action") == "register" else self.info["override_function"]
         )
+        response = self.lambda_.invoke(FunctionName=function, Payload=json.dumps(payload).encode())
         return dict(json.loads(response["Payload"].read()))
 
     def override(self, action: str, reason: str) -> dict[str, Any]:

@@ -278,6 +278,10 @@ class LocalStack:
         self.invocations.append((logical_id, time.time(), "ok"))
         return result
 
+    def override(self, payload: dict[str, Any]) -> Any:
+        """An override request, sent to the function that serves its action (register has its own)."""
+        return self.invoke(override_function_for(str(payload.get("action", ""))), payload)
+
     def invoke_async(self, logical_id: str, event: Any) -> None:
         """Lambda's async semantics: two retries with backoff, then the on-failure destination."""
         for attempt in range(FUNCTION_RETRIES + 1):
@@ -425,10 +429,17 @@ class LocalStack:
             "bus": self.stack.bus,
             "table": self.stack.table,
             "override_function": self.stack.function_name("OverrideFunction"),
+            "register_function": self.stack.function_name("RegisterFunction"),
+            "status_function": self.stack.function_name("StatusFunction"),
             "functions": {logical_id: self.stack.function_name(logical_id) for logical_id in self.stack.functions},
             "failure_queue": self.failure_queue,
             "app": self.app,
         }
+
+
+def override_function_for(action: str) -> str:
+    """The stack's function for an override action (bluegreen.access: register is granted apart)."""
+    return "RegisterFunction" if action == "register" else "OverrideFunction"
 
 
 def _trigger(code_uri: str) -> str:

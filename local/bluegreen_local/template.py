@@ -84,6 +84,12 @@ class Stack:
         return dict(self.functions[logical_id].environment)
 
 
+LOCAL_PARAMETERS = {
+    "ManagedApplicationPattern": "*",
+    "UploaderPrincipalArns": "arn:aws:iam::123456789012:role/ci",
+}
+
+
 class Resolver:
     """Resolve the intrinsics the stack uses to local names."""
 
@@ -91,6 +97,9 @@ class Resolver:
         self.stack_name = stack_name
         self.names = names
         self.params = {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}
+        # Parameters a real deployment must choose (no default): the local stack's own values. Every
+        # bot the local stack creates opts in with the bluegreen:managed tag, as on AWS.
+        self.params.update({k: v for k, v in LOCAL_PARAMETERS.items() if not self.params.get(k)})
         self.pseudo = {
             "AWS::StackName": stack_name,
             "AWS::AccountId": account,

@@ -19,13 +19,14 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
+from bluegreen import models
 from bluegreen.errors import BadInput, Refused, Transient
 from bluegreen.settings import Settings
 
 # ---------------------------------------------------------------- actions per entry point
 
-READ_ONLY_ACTIONS = frozenset({"status"})
-MUTATING_ACTIONS = frozenset({"promote", "rollback", "abort", "pause", "resume", "retry"})
+READ_ONLY_ACTIONS = frozenset(models.READ_ONLY_ACTIONS)
+MUTATING_ACTIONS = frozenset(models.MUTATING_ACTIONS)
 REGISTER_ACTIONS = frozenset({"register"})
 
 # StatusFunction: read-only (status and history), grantable to anyone who may watch.
@@ -51,8 +52,8 @@ def _where(action: str) -> str:
     if action in REGISTER_ACTIONS:
         return "Invoke the stack's RegisterFunctionName for register."
     if action in MUTATING_ACTIONS:
-        return "Invoke the stack's OverrideFunctionName for promote, rollback, abort, pause, resume and retry."
-    return "Invoke the stack's StatusFunctionName for status."
+        return f"Invoke the stack's OverrideFunctionName for {', '.join(sorted(MUTATING_ACTIONS))}."
+    return "Invoke the stack's StatusFunctionName for status and apps."
 
 
 # ---------------------------------------------------------------- what bluegreen may manage

@@ -135,6 +135,7 @@ class Controller:
         self.clock = clock
         self.sleep = sleep
         self.container = owner or uuid.uuid4().hex
+        self._signatures: Any = None  # KMS verification, created on the first signed app's upload
 
     @property
     def owner(self) -> str:
@@ -220,6 +221,8 @@ class Controller:
                 **describe_state(state, colors, self.clock()),
                 "history": [h.model_dump(mode="json") for h in history],
             }
+        if request.action == "apps":
+            return {"apps": [self._app_line(summary) for summary in self.store.app_summaries()]}
         if request.action == "register":
             return describe_state(self.register(request, request_id, actor_verified=actor_verified))
         loaded = self._require_app(request.app)
@@ -313,6 +316,11 @@ class Controller:
         tuning = self._merged_tuning(given, previous)
         self._check_unclaimed(app, environments, tuning["alarms"])
         observed = {e.name: e for e in self.beanstalk.require(application_name, environments)}
+        from bluegreen.access import check_managed, environment_tags
+
+        check_managed(
+            application_name, environment_tags(self.beanstalk.eb, application_name, environments), self.settings
+        )
         for name, env in observed.items():
             if env.tier != "WebServer" or not env.cname:
                 raise Refused(
@@ -382,6 +390,17 @@ class Controller:
             raise Refused("the app or one of its names changed while registering; run register again") from None
         self._publish_now(app, [notification])
         return state
+
+    @staticmethod
+    def _app_line(summary: AppSummary) -> dict[str, Any]:
+        return {
+            "app": summary.app,
+            "live_environment": summary.live_environment,
+            "production_cname": summary.production_cname,
+            "environments": list(summary.environments),
+            "deployment_state": None if summary.phase == "NONE" else summary.phase,
+            "paused": summary.paused,
+        }
 
     @staticmethod
     def _merged_tuning(given: Any, previous: AppState | None) -> dict[str, Any]:
@@ -710,11 +729,11 @@ class Controller:
         key = state.config.signing_key_arn
         if not key:
             return
-        from bluegreen.aws.signing import verify_signature
+        if self._signatures is None:
+            from bluegreen.aws.signing import Signatures
 
-        if artifact.sha256 is None:
-            raise BadArtifact("no SHA-256 was computed for the artifact; cannot verify its signature")
-        verify_signature(None, key, artifact.sha256, artifact.signature)
+            self._signatures = Signatures()
+        self._signatures.verify(key, artifact.sha256, artifact.signature)
 
     def _reject_artifact(self, state: AppState, notice: ArtifactNotice, error: BadArtifact) -> None:
         """A corrupt, tampered or unsigned artifact never changes state, but people must hear about it."""

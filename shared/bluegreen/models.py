@@ -439,8 +439,9 @@ class AlarmChanged(EventBase):
 
 
 OverrideAction = Literal[
-    "status", "promote", "approve", "finish_bake", "rollback", "abort", "pause", "resume", "retry", "register"
+    "status", "apps", "promote", "approve", "finish_bake", "rollback", "abort", "pause", "resume", "retry", "register"
 ]
+READ_ONLY_ACTIONS = ("status", "apps")
 MUTATING_ACTIONS = ("promote", "approve", "finish_bake", "rollback", "abort", "pause", "resume", "retry")
 
 
@@ -484,7 +485,7 @@ class RegisterConfig(Tuning):
 
 class OverrideRequest(Strict):
     action: OverrideAction
-    app: str = Field(pattern=APP_NAME)
+    app: str = Field(default="-", pattern=r"^(-|[A-Za-z0-9][A-Za-z0-9_.-]{0,99})$", description='"-" with apps')
     reason: str = Field(default="", max_length=1024)
     requested_by: str = Field(default="unknown", min_length=1, max_length=256)
     deployment_id: str | None = Field(default=None, max_length=200)
@@ -500,6 +501,8 @@ class OverrideRequest(Strict):
             raise ValueError("register needs a config")
         if self.action != "register" and self.config is not None:
             raise ValueError("config is only accepted with register")
+        if self.app == "-" and self.action != "apps":
+            raise ValueError(f"{self.action} needs an app")
         if self.action in (*MUTATING_ACTIONS, "register") and not self.reason.strip():
             raise ValueError(f"{self.action} needs a reason")
         return self

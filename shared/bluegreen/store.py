@@ -40,6 +40,8 @@ class AppSummary:
     live_environment: str
     production_cname: str
     environments: tuple[str, ...]
+    phase: str = "NONE"
+    paused: bool = False
 
 
 def app_key(app: str) -> dict[str, Any]:
@@ -176,6 +178,8 @@ class DynamoStore:
                         live_environment=item.get("live_environment", {}).get("S", ""),
                         production_cname=item.get("production_cname", {}).get("S", ""),
                         environments=tuple(json.loads(item.get("environments", {}).get("S", "[]"))),
+                        phase=item.get("phase", {}).get("S", "NONE"),
+                        paused=bool(item.get("paused", {}).get("BOOL", False)),
                     )
                 )
             if "LastEvaluatedKey" not in response:
@@ -209,6 +213,8 @@ class DynamoStore:
             "live_environment": {"S": state.live_environment},
             "production_cname": {"S": state.config.production_cname},
             "environments": {"S": json.dumps(list(state.config.environments))},
+            "phase": {"S": state.deployment.state.value if state.deployment else "NONE"},
+            "paused": {"BOOL": state.paused},
         }
         if needs_watch(state):
             item["in_flight"] = {"S": "1"}

@@ -81,7 +81,7 @@ def settle(stack: Any, quiet: float = 2.5, timeout: float = 60.0) -> None:
 
 
 def override(stack: Any, payload: dict[str, Any]) -> dict[str, Any]:
-    return dict(stack.invoke("OverrideFunction", payload))
+    return dict(stack.override(payload))
 
 
 def register(stack: Any, name: str, *, create: bool = True) -> None:

@@ -64,9 +64,9 @@ class Bot:
         assert registered["ok"], registered
 
     def invoke(self, payload: dict[str, Any]) -> dict[str, Any]:
-        response = self.lambda_.invoke(
-            FunctionName=self.stack.describe()["override_function"], Payload=json.dumps(payload).encode()
-        )
+        info = self.stack.describe()
+        function = info["register_function"] if payload.get("action") == "register" else info["override_function"]
+        response = self.lambda_.invoke(FunctionName=function, Payload=json.dumps(payload).encode())
         return dict(json.loads(response["Payload"].read()))
 
     def status(self) -> dict[str, Any]:

@@ -28,6 +28,8 @@ FUNCTIONS = {
     "alarm": "AlarmFunction",
     "override": "OverrideFunction",
     "watchdog": "WatchdogFunction",
+    "register": "RegisterFunction",
+    "status": "StatusFunction",
 }
 
 
@@ -67,7 +69,7 @@ class World:
     def register(self, **config: Any) -> dict[str, Any]:
         payload = sample("override/register.json")
         payload["config"].update(config)
-        return self.invoke("override", payload)
+        return self.invoke("register", payload)
 
     # ------------------------------------------------------------------ acting
     def invoke(self, name: str, event: Any) -> dict[str, Any]:

@@ -100,7 +100,15 @@ def tag(world: World, environment: str, value: str = "true") -> None:
     )
 
 
+def untag(world: World, *environments: str) -> None:
+    """The test world's bots opt in (as the local stack's do); these tests start from environments that do not."""
+    for environment in environments:
+        (env,) = world.eb.describe_environments(ApplicationName=APP, EnvironmentNames=[environment])["Environments"]
+        world.eb.update_tags_for_resource(ResourceArn=env["EnvironmentArn"], TagsToRemove=[MANAGED_TAG_KEY])
+
+
 def test_register_refuses_environments_without_the_opt_in_tag(world: World, handlers: dict[str, Any]) -> None:
+    untag(world, BLUE, GREEN)
     request = sample("override/register.json")
     refused = call(world, handlers, "register", request)
     assert refused["ok"] is False and refused["error"]["code"] == "Refused"
@@ -136,6 +144,7 @@ def test_register_refuses_an_application_outside_the_pattern(
 
 
 def test_environment_tags_reads_each_color(world: World) -> None:
+    untag(world, BLUE, GREEN)
     tag(world, GREEN)
     tags = environment_tags(world.eb, APP, [BLUE, GREEN, "mybot-gone"])
     assert tags[GREEN][MANAGED_TAG_KEY] == "true"
