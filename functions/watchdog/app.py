@@ -9,5 +9,5 @@ from bluegreen.service import controller
 
 @lambda_entry("watchdog")
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
-    tick_id, _ = parse_schedule(event, context)
-    return controller().watchdog(tick_id)
+    tick_id, at = parse_schedule(event, context)
+    return controller().watchdog(tick_id, at)

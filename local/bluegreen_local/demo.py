@@ -126,6 +126,7 @@ class Demo:
                 "live_environment": BLUE,
                 "alarms": [f"{APP}-errors"],
                 "bake_seconds": 3,
+                "health_grace_seconds": 2,
             },
         }
         self.step(
@@ -166,7 +167,7 @@ class Demo:
         self.alarm("OK")
 
         self.step(
-            "upload v3, which comes up Severe",
+            "upload v3, which comes up Severe and stays Severe past the 2s health grace",
             lambda: self.upload("v3", {"health": "Severe"}),
             on("v3", "ABORTED"),
             "v3 ABORTED, traffic never moved",
@@ -215,6 +216,7 @@ class Demo:
 def main() -> int:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines belong in CloudWatch, not the demo
     import logging
 
     logging.getLogger("bluegreen").setLevel(logging.WARNING)
@@ -224,10 +226,6 @@ def main() -> int:
     with LocalStack(port=0, app=APP, update_seconds=1.0, tick_seconds=1.0, log_level="WARNING") as stack:
         print(f"local AWS endpoint: {stack.endpoint_url}", flush=True)
         return Demo(stack).run()
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 def _timeline_formatter() -> Callable[[dict[str, Any], dict[str, float]], str]:
@@ -243,3 +241,7 @@ def _timeline_formatter() -> Callable[[dict[str, Any], dict[str, float]], str]:
         style = term.Style(False)
         return lambda detail, _started: str(cli.event_line(detail, style))
     return lambda detail, _started: f"{detail.get('state')}  {detail.get('reason', '')}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -545,6 +545,35 @@ class BlueGreenEBBackend(EBBackend):
             and (not version_labels or v.version_label in version_labels)
         ]
 
+    def delete_application_version(self, application_name: str, version_label: str, delete_source_bundle: bool) -> None:
+        """EB refuses to delete a version an environment runs or is deploying ("Unable to delete
+        application version ... because it is being used by environment(s) ...")."""
+        with self.lock:
+            if (application_name, version_label) not in self.versions:
+                raise InvalidParameterValueError(
+                    f"Application Version {version_label} does not exist for application {application_name}."
+                )
+            users = [
+                env.environment_name
+                for env in self.environments()
+                if env.application_name == application_name
+                and (
+                    env.version_label == version_label
+                    or getattr(self.updates.get(env.environment_name), "label", None) == version_label
+                )
+            ]
+            if users:
+                raise InvalidParameterValueError(
+                    f"Unable to delete application version {version_label} because it is being used by "
+                    f"environment(s) {', '.join(users)}."
+                )
+            version = self.versions.pop((application_name, version_label))
+        if delete_source_bundle and version.source_bundle:
+            from moto.s3.models import s3_backends
+
+            backend = s3_backends[self.account_id][self.partition]
+            backend.delete_object(version.source_bundle["S3Bucket"], version.source_bundle["S3Key"])
+
     def set_version_outcome(
         self,
         application_name: str,
@@ -1124,6 +1153,14 @@ class BlueGreenEBResponse(EBResponse):
         )
         page, token = _page(versions, self._get_param("MaxRecords"), self._get_param("NextToken"))
         return ActionResult({"ApplicationVersions": page, "NextToken": token})
+
+    def delete_application_version(self) -> EmptyResult:
+        self.elasticbeanstalk_backend.delete_application_version(
+            self._get_param("ApplicationName"),
+            self._get_param("VersionLabel"),
+            str(self._get_param("DeleteSourceBundle", False)).lower() == "true",
+        )
+        return EmptyResult()
 
     def update_environment(self) -> ActionResult:
         env = self.elasticbeanstalk_backend.update_environment(

@@ -246,17 +246,25 @@ class Controller:
 
     # ================================================================== the watchdog
 
-    def watchdog(self, tick_id: str) -> dict[str, Any]:
+    def watchdog(self, tick_id: str, at: datetime | None = None, *, reconcile: bool | None = None) -> dict[str, Any]:
         """Timeouts, bake ends, queued starts, the outbox, and reconciliation with AWS.
 
         Batched, so its cost does not grow with the number of registered apps: one Query of the apps in
-        flight, one BatchGetItem per 100 of them, DescribeEnvironments over the whole region (one call
-        per 1,000 environments), DescribeAlarms per 100 alarm names, and one Query of the `Apps` index
-        to find idle apps whose live color EB reports elsewhere (a console swap)."""
+        flight, one BatchGetItem per 100 of them, one DescribeEnvironments for their environments and
+        DescribeAlarms per 100 alarm names. Every `reconcile_every_minutes` (and on a manual invoke) it
+        also pages the `Apps` index and DescribeEnvironments over the whole region (1,000 environments a
+        call) to find idle apps whose live color EB reports elsewhere: a console swap."""
         now = self.clock()
+        if reconcile is None:
+            every = self.settings.reconcile_every_minutes
+            reconcile = at is None or tick_id.startswith("manual:") or (at.hour * 60 + at.minute) % every == 0
         watched = self.store.load_many(self.store.apps_needing_watch())
-        summaries = self.store.app_summaries()
-        environments = self.beanstalk.describe_all()
+        summaries = self.store.app_summaries() if reconcile else []
+        if reconcile:
+            environments = self.beanstalk.describe_all()
+        else:
+            names = {name for state in watched.values() for name in state.config.environments}
+            environments = self.beanstalk.describe_all(names) if names else {}
         alarm_names = {a for s in watched.values() if s.in_flight is not None for a in s.config.alarms}
         alarms_seen: dict[str, AlarmObservation] = {}
         alarms_error: str | None = None

@@ -49,6 +49,7 @@ from bluegreen.models import (
 
 IDLE = "IDLE"
 SEEN_EVENTS_KEPT = 64
+UPLOADS_KEPT = 256  # a label names one S3 object version: a redelivery, however late, is recognised
 # How long after an update was requested an observed "Ready on the old version" counts as a failed update.
 UPDATE_FAILED_GRACE = timedelta(seconds=90)
 STALE_TOLERANCE = timedelta(seconds=2)
@@ -214,6 +215,13 @@ def artifact_is_known(ctx: Ctx) -> bool:
     return label_is_known(ctx.state, ctx.event.artifact.label)
 
 
+def upload_was_accepted_before(ctx: Ctx) -> bool:
+    """The same object version was accepted already (S3 delivers at least once, sometimes much later).
+    Uploading the same build again makes a new object version, so a new label: that one deploys."""
+    assert isinstance(ctx.event, ArtifactUploaded)
+    return ctx.event.artifact.label in ctx.state.accepted_uploads
+
+
 def newer_upload_than(state: AppState, artifact: Artifact) -> ArtifactRef | None:
     """The upload in flight, queued or last succeeded that is newer than `artifact`, if any."""
     current = state.in_flight
@@ -238,7 +246,10 @@ def app_is_paused(ctx: Ctx) -> bool:
 
 
 def live_color_drifted(ctx: Ctx) -> bool:
-    """EB says another color holds the production CNAME than the one we believe live."""
+    """EB says another color holds the production CNAME than the one we believe live. (After a swap EB
+    refused, the mismatch is ours, not a person's: the effect_failed rows say what happened.)"""
+    if isinstance(ctx.event, EffectFailed):
+        return False
     holder = ctx.holder()
     return holder is not None and holder != ctx.state.live_environment
 
@@ -475,7 +486,8 @@ def alarm_verdict(ctx: Ctx) -> AlarmVerdict:
         key = f"{name}@{alarm.since.isoformat() if alarm.since else ''}"
         if key in acknowledged:
             continue
-        if started is not None and (alarm.since is None or alarm.since + STALE_TOLERANCE >= started):
+        # CloudWatch's transition time has millisecond precision: no tolerance needed (unlike events).
+        if started is not None and (alarm.since is None or alarm.since >= started):
             new.append(name)
         else:
             old.append(name)
@@ -694,9 +706,7 @@ def deploy_to_idle(ctx: Ctx) -> None:
 
 def artifact_reason(ctx: Ctx) -> str:
     if isinstance(ctx.event, ArtifactUploaded):
-        artifact = ctx.event.artifact
-        by = f" by {artifact.uploaded_by}" if artifact.uploaded_by else ""
-        return f"artifact {artifact.key} uploaded{by}; deploying to the idle color"
+        return f"artifact {ctx.event.artifact.key} uploaded; deploying to the idle color"
     return "starting the queued artifact"
 
 
@@ -749,11 +759,23 @@ def correct_live_color(ctx: Ctx) -> None:
 
 
 def abort_production_moved(ctx: Ctx) -> None:
-    """Someone moved production onto the color this deployment updates: stop touching it."""
+    """Someone moved production onto the color this deployment updates. If that color already runs the
+    new version (Ready), it was a promotion by hand: bake it, alarms armed. Otherwise stop touching it."""
     holder = ctx.holder()
     assert holder is not None
     observation = ctx.env(holder)
     version = observation.version_label if observation else None
+    current = ctx.deployment
+    if observation is not None and observation.ready and version == current.version:
+        ctx.update(live_environment=holder)
+        ctx.move(
+            S.BAKING,
+            f"reconciled: EB reports the production CNAME on {holder}, promoted outside bluegreen; "
+            f"baking it with the app's alarms armed",
+            bake_until=ctx.now + timedelta(seconds=ctx.state.config.bake_seconds),
+            promoted_at=ctx.now,
+        )
+        return
     ctx.update(live_environment=holder, last_good_version=version)
     abort(
         ctx,
@@ -1198,6 +1220,7 @@ RULES: tuple[Rule, ...] = (
     *RECONCILE_ROWS,
     # -- artifact uploads (recency from the upload itself: S3's sequencer and upload time, never arrival)
     _ignore("artifact_already_known", "artifact", ANY, artifact_is_known, "this artifact version is already deploying, queued or live"),
+    _ignore("artifact_redelivered", "artifact", ANY, upload_was_accepted_before, "this S3 object version was accepted before (a redelivered event); upload the build again to deploy it again"),
     _ignore("older_upload", "artifact", ANY, upload_is_older, "an older upload than one in flight, queued or live", notify=skip_older_upload),
     _row("queue_while_paused", "artifact", ANY, app_is_paused, queue_artifact),
     _row("queue_during_bake", "artifact", BAKING | ROLLBACK_REFUSED, always, queue_artifact),
@@ -1420,7 +1443,10 @@ def _unaccepted(state: AppState, ctx: Ctx, rule: Rule, now: datetime) -> Decisio
 def _accept(before: AppState, ctx: Ctx, rules: list[Rule], now: datetime) -> Decision:
     revision = before.revision + 1
     seen = (*before.seen_events, ctx.event.event_id)[-SEEN_EVENTS_KEPT:]
-    state = ctx.state.model_copy(update={"revision": revision, "seen_events": seen})
+    changes: dict[str, object] = {"revision": revision, "seen_events": seen}
+    if isinstance(ctx.event, ArtifactUploaded) and ctx.event.artifact.label not in before.accepted_uploads:
+        changes["accepted_uploads"] = (*before.accepted_uploads, ctx.event.artifact.label)[-UPLOADS_KEPT:]
+    state = ctx.state.model_copy(update=changes)
     cause = _cause(ctx.event, rules[-1])
     at = now.isoformat()
     notifications = tuple(

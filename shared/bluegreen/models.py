@@ -337,6 +337,9 @@ class AppState(Strict):
     registered_at: datetime | None = None
     paused_at: datetime | None = None
     last_succeeded: ArtifactRef | None = Field(default=None, description="The newest build that went live for good")
+    accepted_uploads: tuple[str, ...] = Field(
+        default=(), description="Labels (one per S3 object version) of the last uploads accepted, for redeliveries"
+    )
     outbox: Outbox = Field(default_factory=Outbox)
 
     @property

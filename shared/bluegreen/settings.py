@@ -29,6 +29,14 @@ class Settings(BaseModel):
         default=5.0, ge=0, description="How long an invocation waits for another one's effects to finish"
     )
     history_ttl_days: int = Field(default=365, ge=0, description="0 keeps history forever")
+    reconcile_every_minutes: int = Field(
+        default=5,
+        ge=1,
+        le=60,
+        description="Scheduled ticks whose minute is a multiple of this also compare every registered app's "
+        "live color with EB's CNAME owner (one paged DescribeEnvironments over the region); other ticks "
+        "describe only the environments of deployments in flight. A manual invoke always reconciles.",
+    )
     managed_application_pattern: str = Field(
         default="",
         max_length=100,

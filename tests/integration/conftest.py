@@ -199,6 +199,7 @@ def world(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     for key, value in stack.environment("ArtifactFunction").items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("BLUEGREEN_LEASE_WAIT_SECONDS", "0.5")
+    monkeypatch.setenv("BLUEGREEN_RECONCILE_EVERY_MINUTES", "1")  # every tick checks idle apps for drift
     service.reset()
     backend = moto_beanstalk.backend(ACCOUNT, REGION)
     world = World(stack, aws, backend)

@@ -37,8 +37,8 @@ EXPECTED = {
     "health/update-complete-with-errors.json": "HealthFunction",
     # "Managed update status change" is not routed: EB's own platform updates are not deployments;
     # what they do to health arrives as "Health status change" events, which are.
-    "health/managed-update-started.json": None,
-    "health/managed-update-failed.json": None,
+    "health/managed-update-started.json": "HealthFunction",
+    "health/managed-update-failed.json": "HealthFunction",
     "alarm/alarm-eventbridge.json": "AlarmFunction",
     # Leaving ALARM is filtered out at the rule (the machine never acts on it).
     "alarm/alarm-ok.json": None,
