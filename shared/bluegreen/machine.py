@@ -37,6 +37,7 @@ from bluegreen.models import (
     EnvironmentObservation,
     EnvironmentUpdated,
     Event,
+    HandOver,
     HealthChanged,
     MakeLive,
     Notification,
@@ -83,6 +84,7 @@ class Note:
     reason: str
     deployment: Deployment | None
     gate: int  # effects that must have run before this notification may be published
+    live: str = ""  # the live color as of this note (a decision can move it more than once)
 
 
 @dataclass
@@ -149,13 +151,15 @@ class Ctx:
             update={"state": to, "state_since": self.now, "reason": reason, "held": None, **finished, **changes}
         )
         self.update(deployment=after)
-        self.notes.append(Note(before.state.value, to.value, reason, after, len(self.effects)))
+        self.notes.append(
+            Note(before.state.value, to.value, reason, after, len(self.effects), self.state.live_environment)
+        )
 
     def note(self, reason: str) -> None:
         """An accepted event that changes app facts but not the deployment's state."""
         current = self.state.deployment
         value = current.state.value if current else None
-        self.notes.append(Note(value, value, reason, current, len(self.effects)))
+        self.notes.append(Note(value, value, reason, current, len(self.effects), self.state.live_environment))
 
     def hold(self, reason: str) -> None:
         """Say once what the deployment waits for; repeating the same hold is not news."""
@@ -513,7 +517,24 @@ def bake_is_over(ctx: Ctx) -> bool:
 
 
 def bake_is_over_and_alarms_clear(ctx: Ctx) -> bool:
-    return bake_is_over(ctx) and alarms_are_clear(ctx)
+    return bake_is_over(ctx) and alarms_are_clear(ctx) and handoff_is_done(ctx)
+
+
+def handoff_is_done(ctx: Ctx) -> bool:
+    """A polling bot's promotion is verified by the new color holding the consumer lease."""
+    if not ctx.state.config.consumer_lease:
+        return True
+    observed = ctx.observed
+    return observed is not None and observed.lease_read and observed.lease_holder == ctx.deployment.target_environment
+
+
+def handoff_was_missed(ctx: Ctx) -> bool:
+    promoted = ctx.deployment.promoted_at
+    if not ctx.state.config.consumer_lease or promoted is None or handoff_is_done(ctx):
+        return False
+    observed = ctx.observed
+    timeout = timedelta(seconds=ctx.state.config.handoff_timeout_seconds)
+    return observed is not None and observed.lease_read and ctx.now - promoted >= timeout
 
 
 def deploy_timed_out(ctx: Ctx) -> bool:
@@ -686,7 +707,7 @@ def start_deployment(ctx: Ctx, artifact_reason: str, artifact: Artifact | None =
     )
     ctx.update(deployment=deployment)
     reason = f"{artifact_reason} ({held})" if held else artifact_reason
-    ctx.notes.append(Note(None, S.DEPLOYING.value, reason, deployment, len(ctx.effects)))
+    ctx.notes.append(Note(None, S.DEPLOYING.value, reason, deployment, len(ctx.effects), state.live_environment))
     ctx.effects.append(CreateVersion(application_name=state.config.application_name, artifact=artifact))
     if not busy:
         ctx.effects.append(update_idle(ctx))
@@ -848,8 +869,11 @@ def hold_for_alarms(ctx: Ctx) -> None:
 
 def hold_bake_end(ctx: Ctx) -> None:
     verdict = alarm_verdict(ctx)
-    what = verdict.unreadable or f"alarm {', '.join(verdict.old)} is in ALARM"
-    ctx.hold(f"bake time is over but {what}; the deployment succeeds once the alarms are clear")
+    if verdict.clear:
+        what = f"{ctx.deployment.target_environment} does not hold the consumer lease yet"
+    else:
+        what = verdict.unreadable or f"alarm {', '.join(verdict.old)} is in ALARM"
+    ctx.hold(f"bake time is over but {what}; the deployment succeeds once that clears")
 
 
 def promote(ctx: Ctx, reason: str, acknowledged: tuple[str, ...] = ()) -> None:
@@ -857,6 +881,7 @@ def promote(ctx: Ctx, reason: str, acknowledged: tuple[str, ...] = ()) -> None:
     bake = timedelta(seconds=ctx.state.config.bake_seconds)
     ctx.update(live_environment=deployment.target_environment)
     ctx.effects.append(MakeLive(environment=deployment.target_environment, other=deployment.previous_environment))
+    hand_over(ctx, deployment.target_environment)
     ctx.move(
         S.BAKING,
         reason,
@@ -906,7 +931,25 @@ def roll_back(ctx: Ctx, reason: str) -> None:
     deployment = ctx.deployment
     ctx.update(live_environment=deployment.previous_environment, last_good_version=deployment.previous_version)
     ctx.effects.append(MakeLive(environment=deployment.previous_environment, other=deployment.target_environment))
+    hand_over(ctx, deployment.previous_environment)
     ctx.move(S.ROLLED_BACK, reason)
+
+
+def hand_over(ctx: Ctx, environment: str) -> None:
+    """Polling bots: the consumer lease follows traffic, after the swap (the old holder finishes its poll,
+    commits its progress and releases; only then can the new color acquire it)."""
+    if ctx.state.config.consumer_lease:
+        ctx.effects.append(HandOver(app=ctx.state.app, environment=environment))
+
+
+def rollback_for_missed_handoff(ctx: Ctx) -> None:
+    holder = ctx.observed.lease_holder if ctx.observed else None
+    roll_back(
+        ctx,
+        f"{ctx.deployment.target_environment} did not take the consumer lease within "
+        f"{ctx.state.config.handoff_timeout_seconds}s of promotion (held by {holder or 'nobody'}); "
+        f"traffic and the lease returned to {ctx.deployment.previous_environment}",
+    )
 
 
 def _event_label(ctx: Ctx) -> str:
@@ -1265,6 +1308,7 @@ RULES: tuple[Rule, ...] = (
     # -- the watchdog's tick, with what EB and CloudWatch report now
     _row("rollback_on_firing_alarm", "tick", BAKING, an_alarm_fired_during_deployment, rollback_for_firing_alarm, cause="reconcile"),
     _row("rollback_observed_unhealthy_live", "tick", BAKING, live_observed_unhealthy, rollback_unhealthy_live, cause="reconcile"),
+    _row("rollback_handoff_missed", "tick", BAKING, handoff_was_missed, rollback_for_missed_handoff, cause="reconcile"),
     _row("finish_bake", "tick", BAKING, bake_is_over_and_alarms_clear, finish_bake, cause="timeout"),
     _row("hold_bake_end", "tick", BAKING, bake_is_over, hold_bake_end, cause="reconcile"),
     _row("retry_refused_rollback", "tick", ROLLBACK_REFUSED, refused_rollback_can_be_retried, retry_refused_rollback, cause="reconcile"),
@@ -1456,8 +1500,8 @@ def _accept(before: AppState, ctx: Ctx, rules: list[Rule], now: datetime) -> Dec
             version=note.deployment.version if note.deployment else None,
             from_state=note.from_state,
             to_state=note.to_state,
-            live_environment=state.live_environment,
-            idle_environment=state.idle_environment,
+            live_environment=note.live or state.live_environment,
+            idle_environment=state.config.other(note.live or state.live_environment),
             reason=note.reason,
             cause=cause,
             at=at,

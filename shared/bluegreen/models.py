@@ -97,6 +97,14 @@ class Tuning(Strict):
     signing_key_arn: str | None = Field(
         default=None, max_length=2048, description="KMS key whose signature every artifact must carry"
     )
+    consumer_lease: StrictBool = Field(
+        default=False,
+        description="A polling or gateway bot: promotion and rollback hand the consumer lease over "
+        "(bluegreen.consumer), and a promotion is verified by the new color taking it",
+    )
+    handoff_timeout_seconds: StrictInt = Field(
+        default=120, ge=10, le=3600, description="How long the new color has to take the consumer lease"
+    )
 
     _alarm_names = field_validator("alarms")(classmethod(lambda cls, v: alarm_names(v)))
 
@@ -273,7 +281,15 @@ class PruneVersions(Strict):
     protect: tuple[str, ...] = ()
 
 
-Effect = Annotated[CreateVersion | UpdateEnvironment | MakeLive | PruneVersions, Field(discriminator="kind")]
+class HandOver(Strict):
+    """Ensure the consumer lease's desired holder is `environment` (the holder releases, then it acquires)."""
+
+    kind: Literal["hand_over"] = "hand_over"
+    app: str
+    environment: str
+
+
+Effect = Annotated[CreateVersion | UpdateEnvironment | MakeLive | PruneVersions | HandOver, Field(discriminator="kind")]
 
 
 class Notification(Strict):
@@ -393,6 +409,8 @@ class Observed(Strict):
     alarms: tuple[AlarmObservation, ...] = ()
     alarms_read: bool = Field(default=False, description="DescribeAlarms was called for this decision")
     alarms_error: str | None = Field(default=None, description="Why the alarms could not be read (fail closed)")
+    lease_read: bool = Field(default=False, description="The consumer lease was read for this decision")
+    lease_holder: str | None = Field(default=None, description="The color holding the consumer lease now")
 
     def environment(self, name: str) -> EnvironmentObservation | None:
         return next((e for e in self.environments if e.name == name), None)

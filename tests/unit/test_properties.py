@@ -14,6 +14,7 @@ from bluegreen.models import (
     AlarmObservation,
     AppState,
     CreateVersion,
+    EffectFailed,
     DeploymentState,
     Event,
     MakeLive,
@@ -55,6 +56,7 @@ class EB:
     alarm_since: float | None = None
     swaps: int = 0
     known_versions: set[str] = field(default_factory=lambda: {"v0"})
+    refuse_swaps: int = 0  # EB refuses the next N swaps (a color not Ready, a managed update)
 
     def observe(self) -> object:
         def one(name: str):  # type: ignore[no-untyped-def]
@@ -84,9 +86,17 @@ class Run:
     upload_count: int = 0
 
 
-def run_effects(run: Run, effects: tuple[object, ...]) -> None:
+def run_effects(
+    run: Run, effects: tuple[object, ...], holders: list[str] | None = None
+) -> tuple[int, EffectFailed | None]:
+    """Run the effects as the controller does, in order, stopping at a refusal: (done, failure).
+    `holders[i]` is who EB routes production to once `i` effects have run."""
     state, eb = run.state, run.eb
-    for effect in effects:
+    holders = holders if holders is not None else []
+    holders.append(eb.holder)
+    for done, effect in enumerate(effects):
+        if done:
+            holders.append(eb.holder)
         if isinstance(effect, CreateVersion):
             eb.known_versions.add(effect.artifact.label)
         elif isinstance(effect, UpdateEnvironment):
@@ -99,6 +109,16 @@ def run_effects(run: Run, effects: tuple[object, ...]) -> None:
         elif isinstance(effect, MakeLive):
             deployment = state.deployment
             assert deployment is not None
+            if eb.holder != effect.environment and (eb.refuse_swaps or any(eb.updating.values())):
+                eb.refuse_swaps = max(eb.refuse_swaps - 1, 0)
+                failure = EffectFailed(
+                    event_id=f"failed:{state.revision}",
+                    at=at(run.now),
+                    effect="make_live",
+                    error="Environment is in an invalid state for this operation. Must be Ready.",
+                    environment=effect.environment,
+                )
+                return done, failure
             if eb.holder != effect.environment:
                 target = effect.environment
                 if deployment.state == S.BAKING or (
@@ -115,6 +135,9 @@ def run_effects(run: Run, effects: tuple[object, ...]) -> None:
                     )
                 eb.holder = target
                 eb.swaps += 1
+    if effects:
+        holders.append(eb.holder)
+    return len(effects), None
 
 
 def deliver(run: Run, event: Event) -> None:
@@ -130,7 +153,15 @@ def deliver(run: Run, event: Event) -> None:
     run.history_records += 1
     run.state = decision.state
     run.delivered.append(event)
-    run_effects(run, decision.effects)
+    holders: list[str] = []
+    done, failure = run_effects(run, decision.effects, holders)
+    for note, gate in zip(decision.notifications, decision.gates, strict=True):
+        if gate <= done and note.to_state in ("BAKING", "ROLLED_BACK", "ROLLBACK_REFUSED", "SWAP_REFUSED"):
+            # never report a traffic move (or its absence) other than the one EB made by then
+            assert note.live_environment == holders[gate], f"notified {note.to_state} on {note.live_environment}"
+    if failure is not None:
+        deliver(run, failure)
+        return
     # the controller's belief matches EB once effects ran
     assert run.state.live_environment == run.eb.holder, "state and EB disagree on the live color"
     deployment = run.state.deployment
@@ -160,6 +191,8 @@ ACTIONS = st.sampled_from(
         "pause",
         "resume",
         "retry",
+        "console_swap",
+        "refuse_swap",
     ]
 )
 
@@ -209,6 +242,15 @@ def act(run: Run, action: str, lose: bool, pick: int) -> None:
     elif action == "stale" and run.delivered:
         old = run.delivered[pick % len(run.delivered)]
         deliver(run, old.model_copy(update={"event_id": f"{old.event_id}:late"}))
+    elif action == "console_swap":
+        # A person swaps in the EB console; EB refuses unless both colors are Ready. bluegreen is not told:
+        # the next event that observes EB must reconcile before it picks a target or moves traffic.
+        if not any(eb.updating.values()):
+            eb.holder = GREEN if eb.holder == BLUE else BLUE
+            eb.swaps += 1
+            deliver(run, tick(run.now))
+    elif action == "refuse_swap":
+        eb.refuse_swaps += 1
     elif action in ("promote", "rollback", "abort", "pause", "resume", "retry"):
         deliver(run, override(action, run.now).model_copy(update={"event_id": f"override:{action}:{run.now}"}))
 
