@@ -652,6 +652,25 @@ def cmd_apps(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sign(args: argparse.Namespace) -> int:
+    """Sign a build for an app that requires signatures (its `signing_key_arn`); needs kms:Sign on the key."""
+    from bluegreen.aws.signing import SIGNATURE_METADATA_KEY, sign_artifact
+
+    out = Out(args)
+    signature = sign_artifact(args.file, args.key)
+    if out.json:
+        out.dump({"signature": signature, "metadata": {SIGNATURE_METADATA_KEY: signature}})
+        return 0
+    out.line(signature)
+    if sys.stdout.isatty():
+        print(
+            f"upload it with: aws s3 cp {args.file} s3://<ArtifactBucket>/<app>/<name>.zip "
+            f"--metadata {SIGNATURE_METADATA_KEY}={signature}",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def cmd_action(args: argparse.Namespace) -> int:
     out = Out(args)
     payload: dict[str, Any] = {
@@ -1167,6 +1186,12 @@ def build_parser() -> argparse.ArgumentParser:
     apps = commands.add_parser("apps", help="the registered apps")
     _json_flag(apps)
     apps.set_defaults(run=cmd_apps)
+
+    sign = commands.add_parser("sign", help="print a build's KMS signature (S3 metadata bluegreen-signature)")
+    sign.add_argument("file", help="the build zip")
+    sign.add_argument("--key", required=True, help="the KMS key ARN or alias the app requires (kms:Sign)")
+    _json_flag(sign)
+    sign.set_defaults(run=cmd_sign)
 
     history = commands.add_parser("history", help="the app's transitions and events, oldest first")
     history.add_argument("app")
