@@ -20,7 +20,7 @@ ENV_NAME = r"^[A-Za-z0-9][A-Za-z0-9-]{2,39}$"  # EB: 4-40 chars, letters, digits
 class Strict(BaseModel):
     """Our own shapes: unknown fields are an error, values are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # schema built on first use
 
 
 class DeploymentState(StrEnum):

@@ -47,7 +47,7 @@ class Ignored(Exception):
 
 
 class Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True, defer_build=True)
 
 
 def _validate(model: type[Loose], raw: Any, what: str) -> Any:

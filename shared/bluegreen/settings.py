@@ -17,7 +17,7 @@ PREFIX = "BLUEGREEN_"
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     table: str = Field(min_length=3, description="DynamoDB table holding app state, history and look-ups")
     bus: str = Field(default="default", description="EventBridge bus for Deployment State Change events")
