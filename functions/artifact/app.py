@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from bluegreen.entry import each, lambda_entry
+from bluegreen.entry import each, inspection_deadline, lambda_entry
 from bluegreen.parsing import parse_artifact_event
 from bluegreen.service import controller
 
@@ -10,4 +10,5 @@ from bluegreen.service import controller
 @lambda_entry("artifact")
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     notices = parse_artifact_event(event, context)
-    return {"results": each(notices, lambda notice: controller().artifact_uploaded(notice).as_dict())}
+    deadline = inspection_deadline(context)
+    return {"results": each(notices, lambda n: controller().artifact_uploaded(n, deadline=deadline).as_dict())}

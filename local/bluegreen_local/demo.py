@@ -203,8 +203,21 @@ class Demo:
             for failure in self.failures:
                 print(f"  - {failure}")
             return 1
+        self.print_report(history)
         print(f"\ndemo passed: every expected step happened, in {total:.1f}s")
         return 0
+
+    def print_report(self, history: list[dict[str, Any]]) -> None:
+        """The DORA report of the demo's deployments, as `bluegreen report mybot` prints it."""
+        from datetime import UTC, datetime, timedelta
+
+        from bluegreen import report
+
+        now = datetime.now(UTC)
+        result = report.compute(history, since=now - timedelta(hours=1), until=now + timedelta(minutes=1))
+        print("\n== DORA report of the demo's deployments (bluegreen report mybot)")
+        for line in report.render(result).splitlines():
+            print(f"   {line}")
 
     def check(self, condition: Callable[[dict[str, Any]], bool], what: str) -> None:
         ok = condition(self.status())

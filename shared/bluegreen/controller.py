@@ -146,7 +146,7 @@ class Controller:
 
     # ================================================================== triggers
 
-    def artifact_uploaded(self, notice: ArtifactNotice) -> Outcome:
+    def artifact_uploaded(self, notice: ArtifactNotice, *, deadline: float | None = None) -> Outcome:
         if self.settings.bucket and notice.bucket != self.settings.bucket:
             raise Ignored(f"upload to bucket {notice.bucket}, not the artifact bucket {self.settings.bucket}")
         if notice.key.startswith(PINNED_PREFIX):
@@ -175,7 +175,8 @@ class Controller:
             self._publish_now(state.app, early.notifications)
             return Outcome(app, "ignored", early.rule, early.reason, state)
         try:
-            artifact = self.artifacts.inspect(notice.bucket, notice.key, notice.version_id).model_copy(update=origin)
+            inspected = self.artifacts.inspect(notice.bucket, notice.key, notice.version_id, deadline=deadline)
+            artifact = inspected.model_copy(update=origin)
             self._verify_signature(state, artifact)
         except BadArtifact as error:
             self._reject_artifact(state, notice, error)
@@ -273,6 +274,7 @@ class Controller:
                 alarms_seen = {a.name: a for a in self.alarms.describe(alarm_names)}
             except (BadInput, Transient) as error:
                 alarms_error = error.message  # every app in flight holds (fails closed) this tick
+        leases = self._lease_holders([s for s in watched.values() if _checks_handoff(s)])
         results: dict[str, str] = {}
 
         def tick(state: AppState) -> None:
@@ -282,6 +284,8 @@ class Controller:
                 alarms=tuple(alarms_seen[a] for a in state.config.alarms if a in alarms_seen),
                 alarms_read=reads_alarms,
                 alarms_error=alarms_error if reads_alarms else None,
+                lease_read=state.app in leases,
+                lease_holder=leases.get(state.app),
             )
             event = Tick(event_id=f"tick:{tick_id}", at=now, observed=observed)
             try:
@@ -305,6 +309,16 @@ class Controller:
         for state in self.store.load_many(drifted).values():
             tick(state)
         return {"apps": len(watched), "registered": len(summaries), "reconciled": drifted, "results": results}
+
+    def _lease_holders(self, states: list[AppState]) -> dict[str, str | None]:
+        """The consumer lease's holder for apps whose promotion is verified by the hand-over."""
+        if not states:
+            return {}
+        from bluegreen.aws.clients import client
+        from bluegreen.consumer import lease_holders
+
+        views = lease_holders(client("dynamodb"), self.settings.table, [s.app for s in states])
+        return {s.app: (views[s.app].holder if s.app in views else None) for s in states}
 
     # ================================================================== register
 
@@ -562,7 +576,15 @@ class Controller:
                 alarms = self.alarms.describe(config.alarms)
             except BadInput as failure:
                 error = failure.message
-        observed = Observed(environments=environments, alarms=alarms, alarms_read=need_alarms, alarms_error=error)
+        lease = self._lease_holders([state]) if isinstance(event, Tick) and _checks_handoff(state) else {}
+        observed = Observed(
+            environments=environments,
+            alarms=alarms,
+            alarms_read=need_alarms,
+            alarms_error=error,
+            lease_read=state.app in lease,
+            lease_holder=lease.get(state.app),
+        )
         return event.model_copy(update={"observed": observed}), Observation({e.name: e for e in environments}, taken)
 
     # ------------------------------------------------------------------ pending effects (the outbox)
@@ -624,7 +646,7 @@ class Controller:
             return None, state
         failure: tuple[str, str, str | None] | None = None
         done = 0
-        context = EffectContext(state=state, beanstalk=self.beanstalk, fresh=fresh)
+        context = EffectContext(state=state, beanstalk=self.beanstalk, fresh=fresh, table=self.settings.table)
         try:
             for effect in pending.effects:
                 try:
@@ -635,7 +657,8 @@ class Controller:
                     failure = (effect.kind, error.message, environment)
                     break
                 done += 1
-                context.fresh = None  # after our own change, EB must be asked again
+                if effect.kind in ("make_live", "update_environment"):
+                    context.fresh = None  # after our own change to EB, EB must be asked again
         except Transient:
             self._release(state)
             raise
@@ -787,6 +810,11 @@ class Controller:
             transition_id=f"{app or '-'}:rejected:{notice.event_id}",
         )
         self._publish_now(app or "-", [notification])
+
+
+def _checks_handoff(state: AppState) -> bool:
+    current = state.in_flight
+    return state.config.consumer_lease and current is not None and current.state == S.BAKING
 
 
 def _cname_holder(summary: AppSummary, environments: dict[str, EnvironmentObservation]) -> str | None:

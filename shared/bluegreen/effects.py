@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bluegreen.errors import BluegreenError
-from bluegreen.models import AppState, CreateVersion, Effect, EnvironmentObservation, MakeLive, PruneVersions
+from bluegreen.models import (
+    AppState,
+    CreateVersion,
+    Effect,
+    EnvironmentObservation,
+    HandOver,
+    MakeLive,
+    PruneVersions,
+)
 from bluegreen.models import UpdateEnvironment as UpdateEnvironmentEffect
 
 if TYPE_CHECKING:
@@ -26,6 +34,7 @@ log = logging.getLogger("bluegreen")
 class EffectContext:
     state: AppState
     beanstalk: Beanstalk
+    table: str = ""
     # EB as this invocation observed it just before committing the decision (saves a describe on the
     # rollback path); None when the effect runs later (a retry, a take-over).
     fresh: dict[str, EnvironmentObservation] | None = None
@@ -39,7 +48,7 @@ def create_version(ctx: EffectContext, effect: Any) -> None:
 def update_environment(ctx: EffectContext, effect: Any) -> None:
     """Skipped when the color already runs the version; EB refuses an update unless Ready (Transient)."""
     assert isinstance(effect, UpdateEnvironmentEffect)
-    ctx.beanstalk.ensure_running(effect.application_name, effect.environment, effect.version_label)
+    ctx.beanstalk.ensure_running(effect.application_name, effect.environment, effect.version_label, ctx.fresh)
 
 
 def make_live(ctx: EffectContext, effect: Any) -> None:
@@ -64,7 +73,17 @@ def prune_versions(ctx: EffectContext, effect: Any) -> None:
         log.info("%s: deleted %d old application versions: %s", ctx.state.app, len(deleted), ", ".join(deleted))
 
 
+def hand_over(ctx: EffectContext, effect: Any) -> None:
+    """The target "the lease's desired holder is X" (idempotent); the bots do the hand-over itself."""
+    assert isinstance(effect, HandOver)
+    from bluegreen.aws.clients import client
+    from bluegreen.consumer import hand_over as set_desired
+
+    set_desired(client("dynamodb"), ctx.table, effect.app, effect.environment)
+
+
 RUNNERS: dict[str, Callable[[EffectContext, Any], None]] = {
+    "hand_over": hand_over,
     "create_version": create_version,
     "update_environment": update_environment,
     "make_live": make_live,

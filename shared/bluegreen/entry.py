@@ -53,6 +53,19 @@ def lambda_entry(trigger: str) -> Callable[[Handler], Handler]:
     return decorate
 
 
+DECISION_RESERVE_SECONDS = 10.0  # what deciding, committing, the effects and the notifications need after a read
+
+
+def inspection_deadline(context: Any) -> float | None:
+    """When reading an artifact must be done: the invocation's remaining time, less the decision's reserve."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return None
+    import time
+
+    return time.monotonic() + max(float(remaining()) / 1000 - DECISION_RESERVE_SECONDS, 0.0)
+
+
 def each(items: list[Any], run: Callable[[Any], dict[str, Any]]) -> list[dict[str, Any]]:
     """Run one item of a batch (S3 `Records[]`); a bad item answers for itself and never blocks the rest."""
     results = []

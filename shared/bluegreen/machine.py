@@ -651,9 +651,17 @@ def effect_was_a_deploy_step(ctx: Ctx) -> bool:
     return ctx.event.effect in ("create_version", "update_environment")
 
 
+def swap_did_not_happen(ctx: Ctx, wanted: str) -> bool:
+    """EB's word: the color the refused swap was for does not hold the production CNAME (if EB applied
+    the swap after all, or a late copy of the failure arrives, nothing was refused)."""
+    holder = ctx.holder()
+    return holder is None or holder != wanted
+
+
 def promotion_swap_was_refused(ctx: Ctx) -> bool:
     assert isinstance(ctx.event, EffectFailed)
-    return ctx.event.effect == "make_live" and ctx.event.environment == ctx.deployment.target_environment
+    target = ctx.deployment.target_environment
+    return ctx.event.effect == "make_live" and ctx.event.environment == target and swap_did_not_happen(ctx, target)
 
 
 def rollback_swap_was_refused(ctx: Ctx) -> bool:
@@ -664,6 +672,7 @@ def rollback_swap_was_refused(ctx: Ctx) -> bool:
         and current is not None
         and current.state == S.ROLLED_BACK
         and ctx.event.environment == current.previous_environment
+        and swap_did_not_happen(ctx, current.previous_environment)
     )
 
 

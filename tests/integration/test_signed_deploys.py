@@ -49,3 +49,25 @@ def test_only_builds_signed_by_the_apps_key_deploy(world: World, tmp_path: Path,
     signed = put(world, "build-3", build.read_bytes(), signature)["results"][0]
     assert signed.get("outcome") == "accepted", signed
     assert world.status()["deployment"]["artifact"]["key"] == f"{APP}/build-3.zip"
+
+
+def test_a_build_too_big_to_inspect_in_time_is_rejected_with_the_reason(world: World) -> None:
+    """Issue 14: never a silent time-out into the dead-letter queue; the uploader hears why."""
+    import os
+
+    from bluegreen_local.stack import LambdaContext
+
+    assert world.register()["ok"]
+    world.notifications()
+    key = f"{APP}/huge.zip"
+    body = b"PK\x03\x04" + os.urandom(24 << 20) + b"PK\x05\x06" + bytes(18)
+    response = world.s3.put_object(Bucket=world.stack.bucket, Key=key, Body=body)
+    # 10 s left, all of it the decision's reserve: no time to read 24 MB
+    context = LambdaContext(function_name="artifact", timeout_seconds=10)
+    answer = world.handlers["artifact"].lambda_handler(world.object_created(key, response), context)
+    (result,) = answer["results"]
+    assert result["ok"] is False and result["error"]["code"] == "BadArtifact"
+    assert "could not be inspected in the artifact function's time" in result["error"]["message"]
+    (notice,) = [n["detail"] for n in world.notifications()]
+    assert "raise ArtifactFunction's Timeout or MemorySize" in notice["reason"]
+    assert world.status()["deployment"] is None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from typing import Any
 
 from bluegreen.aws.clients import client, error_code, is_transient
@@ -27,6 +28,15 @@ ZIP_END_OF_DIRECTORY = b"PK\x05\x06"
 TAIL_BYTES = 65_536 + 22  # the end-of-central-directory record sits within the last 64 KiB + 22 bytes
 CHUNK = 1 << 20
 MAX_ARTIFACT_BYTES = 512 * 1024 * 1024  # EB's source bundle limit
+
+
+def too_slow(key: str, size: int, read: int, seconds: float) -> str:
+    rate = read / seconds / 1e6 if seconds > 0 else 0.0
+    return (
+        f"artifact {key} ({size / 1e6:.0f} MB) could not be inspected in the artifact function's time: "
+        f"{read / 1e6:.0f} MB read at {rate:.0f} MB/s; raise ArtifactFunction's Timeout or MemorySize "
+        "(CPU and network scale with memory), or upload a smaller build"
+    )
 
 
 class Artifacts:
@@ -52,7 +62,12 @@ class Artifacts:
                 ) from error
             raise BadArtifact(f"cannot read s3://{kwargs['Bucket']}/{kwargs['Key']}: {error}", aws_code=code) from error
 
-    def inspect(self, bucket: str, key: str, version_id: str | None = None) -> Artifact:
+    def inspect(
+        self, bucket: str, key: str, version_id: str | None = None, *, deadline: float | None = None
+    ) -> Artifact:
+        """`deadline`: a `time.monotonic()` by which the read must be done (the function's own time, less
+        what the decision needs). A build that cannot be read by then is rejected with a reason that
+        says so, never left to time out into the dead-letter queue."""
         kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "ChecksumMode": "ENABLED"}
         if version_id:
             kwargs["VersionId"] = version_id
@@ -65,7 +80,12 @@ class Artifacts:
         digest = hashlib.sha256()
         head = b""
         tail = b""
+        started = time.monotonic()
+        read = 0
         for chunk in response["Body"].iter_chunks(CHUNK):
+            if deadline is not None and time.monotonic() > deadline:
+                raise BadArtifact(too_slow(key, size, read, time.monotonic() - started))
+            read += len(chunk)
             digest.update(chunk)
             if len(head) < 4:
                 head += chunk[: 4 - len(head)]

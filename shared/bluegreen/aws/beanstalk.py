@@ -147,12 +147,22 @@ class Beanstalk:
             raise _wrap(error, "CreateApplicationVersion") from error
         return True
 
-    def ensure_running(self, application_name: str, environment: str, version_label: str) -> bool:
+    def ensure_running(
+        self,
+        application_name: str,
+        environment: str,
+        version_label: str,
+        observed: dict[str, EnvironmentObservation] | None = None,
+    ) -> bool:
         """Update the environment to the version unless it already runs it (or is updating to it).
 
+        `observed`: EB's answer from this invocation a moment ago (the decision's own observation).
         Returns True when this call started an update.
         """
-        (current,) = self.require(application_name, [environment])
+        if observed is not None and environment in observed:
+            current = observed[environment]
+        else:
+            (current,) = self.require(application_name, [environment])
         if current.version_label == version_label:
             return False
         if current.status != "Ready":
@@ -164,6 +174,9 @@ class Beanstalk:
                 ApplicationName=application_name, EnvironmentName=environment, VersionLabel=version_label
             )
         except Exception as error:
+            if "Must be Ready" in str(error):
+                # EB began another operation since we looked (a managed update): try again later.
+                raise Transient(f"UpdateEnvironment: {environment} is not Ready: {error}") from error
             raise _wrap(error, "UpdateEnvironment") from error
         return True
 
