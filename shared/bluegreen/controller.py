@@ -65,6 +65,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bluegreen")
 
 RELEASED = "released"
+Failure = tuple[str, str, str | None, bool]  # effect kind, error, make_live's environment, retryable
 MAX_CONFLICTS = 8
 FRESH_SECONDS = 5.0  # an observation this recent may stand in for the swap's own describe
 OUTBOX_MAX_ATTEMPTS = 20  # transient delivery failures before the notifications are dropped (kept in history)
@@ -455,11 +456,6 @@ class Controller:
         wanted = given.production_cname
         if not wanted and previous is not None and set(previous.config.environments) == set(names):
             wanted = previous.config.production_cname
-        if not wanted:
-            # EB's default CNAME prefix is the environment's own name; a production CNAME usually is not.
-            custom = [n for n, e in observed.items() if e.cname.split(".", 1)[0] not in names]
-            if len(custom) == 1:
-                wanted = observed[custom[0]].cname
         if wanted:
             holders = [name for name, env in observed.items() if env.cname == wanted]
             if not holders:
@@ -472,10 +468,23 @@ class Controller:
                 )
             return live, wanted
         if not given.live_environment:
-            raise BadInput("register needs live_environment or production_cname to know which color is live")
+            cnames = ", ".join(f"{n} holds {e.cname}" for n, e in observed.items())
+            raise BadInput(
+                f"register needs production_cname (the CNAME your users resolve) or live_environment: EB "
+                f"reports {cnames}, and nothing EB reports says which of them is production"
+            )
         live = given.live_environment
         other = next(n for n in names if n != live)
         cname = observed[live].cname
+        # EB's default CNAME prefix is the environment's own name. A claim that looks contradicted is refused
+        # (never guessed): the other color's name on this CNAME means the colors were swapped since they
+        # were created; the other color holding the only custom CNAME usually means it serves production.
+        custom = [n for n, e in observed.items() if e.cname.split(".", 1)[0] not in names]
+        if custom == [other]:
+            raise Refused(
+                f"{other} holds {observed[other].cname}, which looks like the production CNAME, not {live}; "
+                f"pass production_cname to say which CNAME serves production"
+            )
         if cname.split(".", 1)[0] == other:
             raise Refused(
                 f"{live} holds {cname}, the CNAME named after {other}: the colors look swapped; "
@@ -559,8 +568,9 @@ class Controller:
 
         An alarm read that fails for good is recorded, not raised: the machine then holds (fails closed)."""
         if event.observed is not None:
+            # A batch observation (the watchdog's) may be many apps old: effects ask EB again.
             prebuilt = {e.name: e for e in event.observed.environments}
-            return event, Observation(prebuilt, time.monotonic())
+            return event, Observation(prebuilt, float("-inf"))
         need_environments, need_alarms = observation_needs(state, event)
         if not need_environments and not need_alarms:
             return event, None
@@ -624,17 +634,22 @@ class Controller:
         if failure is not None:
             self._apply_failure(state.app, claimed.revision, failure)
 
-    def _apply_failure(self, app: str, revision: int, failure: tuple[str, str, str | None]) -> Outcome:
+    def _apply_failure(self, app: str, revision: int, failure: Failure) -> Outcome:
         """Feed an effect that AWS rejected for good back to the machine (abort, or a refused swap)."""
-        effect, error, environment = failure
+        effect, error, environment, retryable = failure
         event = EffectFailed(
-            event_id=f"failed:{revision}", at=self.clock(), effect=effect, error=error, environment=environment
+            event_id=f"failed:{revision}",
+            at=self.clock(),
+            effect=effect,
+            error=error,
+            environment=environment,
+            retryable=retryable,
         )
         return self.apply(app, lambda _: event)
 
     def _run_pending(
         self, state: AppState, fresh: dict[str, EnvironmentObservation] | None
-    ) -> tuple[tuple[str, str, str | None] | None, AppState]:
+    ) -> tuple[Failure | None, AppState]:
         """Run the effects, then deliver the notifications they allow, then clear the record.
 
         A notification is published only once the effects before it have run (never "traffic moved"
@@ -644,7 +659,7 @@ class Controller:
         pending = state.pending
         if pending is None:
             return None, state
-        failure: tuple[str, str, str | None] | None = None
+        failure: Failure | None = None
         done = 0
         context = EffectContext(state=state, beanstalk=self.beanstalk, fresh=fresh, table=self.settings.table)
         try:
@@ -654,7 +669,7 @@ class Controller:
                 except BadInput as error:
                     log.error("%s: %s failed for good: %s", state.app, effect.kind, error)
                     environment = effect.environment if isinstance(effect, MakeLive) else None
-                    failure = (effect.kind, error.message, environment)
+                    failure = (effect.kind, error.message, environment, bool(getattr(error, "retryable", False)))
                     break
                 done += 1
                 if effect.kind in ("make_live", "update_environment"):

@@ -40,9 +40,26 @@ class EffectContext:
     fresh: dict[str, EnvironmentObservation] | None = None
 
 
+QUOTA_ERROR = "TooManyApplicationVersionsException"
+
+
 def create_version(ctx: EffectContext, effect: Any) -> None:
+    """On EB's application-version quota, make room among the versions bluegreen created for this app
+    (beyond its retention, none in use), then try once more: a full quota never wedges deployments."""
     assert isinstance(effect, CreateVersion)
-    ctx.beanstalk.ensure_version(effect.application_name, effect.artifact)
+    try:
+        ctx.beanstalk.ensure_version(effect.application_name, effect.artifact)
+    except BluegreenError as error:
+        if error.details.get("aws_code") != QUOTA_ERROR:
+            raise
+        state = ctx.state
+        current = state.deployment
+        protect = tuple(v for v in (state.last_good_version, current.version if current else None) if v)
+        deleted = ctx.beanstalk.prune_versions(
+            effect.application_name, state.app, state.config.version_retention, protect
+        )
+        log.warning("%s: EB's version quota is full; deleted %d old versions", state.app, len(deleted))
+        ctx.beanstalk.ensure_version(effect.application_name, effect.artifact)
 
 
 def update_environment(ctx: EffectContext, effect: Any) -> None:

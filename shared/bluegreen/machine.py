@@ -255,7 +255,11 @@ def live_color_drifted(ctx: Ctx) -> bool:
     if isinstance(ctx.event, EffectFailed):
         return False
     holder = ctx.holder()
-    return holder is not None and holder != ctx.state.live_environment
+    if holder is None or holder == ctx.state.live_environment:
+        return False
+    # EB applies SwapEnvironmentCNAMEs asynchronously ("Swapping CNAMEs ..." then "Completed swapping"),
+    # both colors busy meanwhile: a swap still in progress (ours, or a person's) is judged once both are Ready.
+    return all((e := ctx.env(name)) is not None and e.ready for name in ctx.state.config.environments)
 
 
 def event_is_for_other_color(ctx: Ctx) -> bool:
@@ -369,14 +373,16 @@ def update_observed_failed(ctx: Ctx) -> bool:
 
 
 def live_reports_unhealthy(ctx: Ctx) -> bool:
+    """Health dips while EB updates the live color (a managed platform update) are normal (see
+    docs/aws-events.md 1.4): the promoted color is judged only while EB reports it Ready."""
     assert isinstance(ctx.event, HealthChanged)
     target = ctx.target()
-    return ctx.event.health in UNHEALTHY and (target is None or not target.healthy)
+    return ctx.event.health in UNHEALTHY and (target is None or (target.ready and not target.healthy))
 
 
 def live_observed_unhealthy(ctx: Ctx) -> bool:
     target = ctx.target()
-    return target is not None and target.unhealthy
+    return target is not None and target.ready and target.unhealthy
 
 
 def alarm_is_not_firing(ctx: Ctx) -> bool:
@@ -545,10 +551,12 @@ def deploy_timed_out(ctx: Ctx) -> bool:
 
 
 def verify_timed_out(ctx: Ctx) -> bool:
+    """From VERIFYING's start; for a refused swap, from the first refusal (each retry re-enters the state)."""
     if ctx.state.paused:
         return False
     limit = timedelta(seconds=ctx.state.config.verify_timeout_seconds)
-    return ctx.now - ctx.deployment.state_since > limit
+    since = ctx.deployment.refused_since if ctx.deployment.state == S.SWAP_REFUSED else None
+    return ctx.now - (since or ctx.deployment.state_since) > limit
 
 
 def idle_is_ready_and_healthy_now(ctx: Ctx) -> bool:
@@ -580,8 +588,13 @@ def promotion_is_due_and_alarms_clear(ctx: Ctx) -> bool:
 
 
 def refused_swap_can_be_retried(ctx: Ctx) -> bool:
+    """Only a refusal EB may lift by itself (a color not Ready); any other waits for a person or the timeout."""
     return (
-        not ctx.state.paused and both_colors_ready(ctx) and idle_is_ready_and_healthy_now(ctx) and alarms_are_clear(ctx)
+        ctx.deployment.refusal_retryable
+        and not ctx.state.paused
+        and both_colors_ready(ctx)
+        and idle_is_ready_and_healthy_now(ctx)
+        and alarms_are_clear(ctx)
     )
 
 
@@ -898,8 +911,6 @@ def promote(ctx: Ctx, reason: str, acknowledged: tuple[str, ...] = ()) -> None:
         promoted_at=ctx.now,
         acknowledged_alarms=(*deployment.acknowledged_alarms, *acknowledged),
     )
-    if ctx.state.config.bake_seconds == 0:
-        succeed(ctx, "no bake time configured")
 
 
 def promote_now(ctx: Ctx) -> None:
@@ -1131,9 +1142,11 @@ def pause(ctx: Ctx) -> None:
 def resume(ctx: Ctx) -> None:
     """Deadlines did not run while paused: move them by the time spent paused."""
     assert isinstance(ctx.event, OverrideIssued)
-    paused = ctx.paused_for()
-    ctx.update(paused=False, paused_at=None)
     current = ctx.state.in_flight
+    paused = ctx.paused_for()
+    if current is not None and ctx.state.paused_at is not None and current.started_at > ctx.state.paused_at:
+        paused = max(ctx.now - current.started_at, timedelta(0))  # it started during the pause
+    ctx.update(paused=False, paused_at=None)
     if current is not None and paused > timedelta(0):
         shifted = {
             name: value + paused
@@ -1161,12 +1174,18 @@ def record_refused_promotion(ctx: Ctx) -> None:
     assert isinstance(ctx.event, EffectFailed)
     current = ctx.deployment
     ctx.update(live_environment=current.previous_environment)
+    then = (
+        "retrying when both colors are Ready, until the verify timeout"
+        if ctx.event.retryable
+        else "EB will not accept it as things are: fix it and promote again, or it aborts at the verify timeout"
+    )
     ctx.move(
         S.SWAP_REFUSED,
-        f"EB refused the swap ({ctx.event.error}); traffic stays on {current.previous_environment}. "
-        f"Retrying when both colors are Ready, until the verify timeout",
+        f"EB refused the swap ({ctx.event.error}); traffic stays on {current.previous_environment}; {then}",
         bake_until=None,
         promoted_at=None,
+        refused_since=current.refused_since or ctx.now,
+        refusal_retryable=ctx.event.retryable,
     )
 
 
@@ -1331,8 +1350,8 @@ RULES: tuple[Rule, ...] = (
     _row("abort_observed_failed_update", "tick", DEPLOYING, update_observed_failed, abort_observed_failed_update, cause="reconcile"),
     _row("abort_deploy_timeout", "tick", DEPLOYING, deploy_timed_out, abort_deploy_timeout, cause="timeout"),
     _row("promote_when_due", "tick", VERIFYING, promotion_is_due_and_alarms_clear, promote_now, cause="timeout"),
-    _row("retry_refused_swap", "tick", SWAP_REFUSED, refused_swap_can_be_retried, retry_refused_swap, cause="reconcile"),
     _row("abort_verify_timeout", "tick", AWAITING_PROMOTION, verify_timed_out, abort_verify_timeout, cause="timeout"),
+    _row("retry_refused_swap", "tick", SWAP_REFUSED, refused_swap_can_be_retried, retry_refused_swap, cause="reconcile"),
     _row("hold_promotion_for_alarms", "tick", VERIFYING, promotion_is_due, hold_for_alarms, cause="reconcile"),
     _row("start_queued", "tick", IDLE_ONLY, queued_artifact_can_start, start_queued, cause="reconcile"),
     # -- operator overrides (approve is promote's alias)
@@ -1390,7 +1409,7 @@ def observation_needs(state: AppState, event: Event) -> tuple[bool, bool]:
     if isinstance(event, Tick):
         return True, has_alarms and (current is not None)
     if isinstance(event, OverrideIssued):
-        environments = event.action in ("promote", "approve", "finish_bake", "rollback", "retry", "resume")
+        environments = event.action in ("promote", "approve", "finish_bake", "rollback", "retry", "resume", "abort")
         return environments, has_alarms and event.action in ("promote", "approve", "finish_bake") and may_promote
     if isinstance(event, EffectFailed):
         return True, False

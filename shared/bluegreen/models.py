@@ -166,12 +166,26 @@ class Artifact(Strict):
         The same key: S3's `sequencer` (right-pad the shorter with zeros, then compare, as S3's docs
         say), else the upload time. Different keys: the upload time (one-second precision at worst;
         a tie is not "older")."""
-        if self.key == other.key and self.sequencer and other.sequencer:
-            width = max(len(self.sequencer), len(other.sequencer))
-            return self.sequencer.upper().ljust(width, "0") < other.sequencer.upper().ljust(width, "0")
+        mine, theirs = _sequencer(self.sequencer), _sequencer(other.sequencer)
+        if self.key == other.key and mine and theirs and (mine[0] == theirs[0] or "" in (mine[0], theirs[0])):
+            width = max(len(mine[1]), len(theirs[1]))
+            return mine[1].ljust(width, "0") < theirs[1].ljust(width, "0")
         if self.uploaded_at is None or other.uploaded_at is None:
             return False
         return self.uploaded_at < other.uploaded_at
+
+
+def _sequencer(value: str | None) -> tuple[str, str] | None:
+    """(shape, upper-case hex). The two S3 event shapes format sequencers differently (Records: upper
+    case, 18 digits; EventBridge: lower case, 16), so only sequencers of one shape are compared. The
+    parsers tag the shape (`r:`/`e:`); an untagged value's case says it."""
+    if not value:
+        return None
+    shape, _, digits = value.rpartition(":")
+    if not shape:
+        lower, upper = any(c in "abcdef" for c in digits), any(c in "ABCDEF" for c in digits)
+        shape = "e" if lower and not upper else "r" if upper and not lower else ""
+    return shape, digits.upper()
 
 
 class ArtifactRef(Strict):
@@ -218,7 +232,8 @@ class Deployment(Strict):
         default=(), description="`name@transition time` of alarms an operator promoted past (a hotfix)"
     )
     held: str | None = Field(default=None, description="What the deployment waits for, in words")
-    refused_since: datetime | None = Field(default=None, description="When EB first refused the rollback swap")
+    refused_since: datetime | None = Field(default=None, description="When EB first refused the swap")
+    refusal_retryable: bool = Field(default=True, description="The refusal was one EB lifts by itself (not Ready)")
     escalated: bool = False
 
     @property
@@ -485,6 +500,7 @@ class EffectFailed(EventBase):
     effect: str
     error: str
     environment: str | None = Field(default=None, description="For make_live: the color that was to be live")
+    retryable: bool = Field(default=False, description="EB may accept it later by itself (a color not Ready)")
 
 
 Event = ArtifactUploaded | HealthChanged | EnvironmentUpdated | AlarmChanged | OverrideIssued | Tick | EffectFailed

@@ -206,7 +206,7 @@ def parse_artifact_event(raw: Any, context: Any = None) -> list[ArtifactNotice]:
                     obj.e_tag,
                     obj.size,
                     record.event_time,
-                    obj.sequencer,
+                    f"r:{obj.sequencer}" if obj.sequencer else None,
                     principal,
                 )
             )
@@ -226,7 +226,7 @@ def parse_artifact_event(raw: Any, context: Any = None) -> list[ArtifactNotice]:
             obj.etag,
             obj.size,
             parsed.time,
-            obj.sequencer,
+            f"e:{obj.sequencer}" if obj.sequencer else None,
             parsed.detail.requester,
         )
     ]

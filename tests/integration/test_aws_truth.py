@@ -200,18 +200,22 @@ def test_register_refuses_a_live_color_that_eb_contradicts(world: World) -> None
     """Round 1 accepted `--live-environment mybot-green` while blue held the production CNAME."""
     refused = world.register(live_environment=GREEN)
     assert refused["ok"] is False and refused["error"]["code"] == "Refused"
-    assert "EB reports the production CNAME" in refused["error"]["message"]
+    assert "looks like the production CNAME" in refused["error"]["message"]
     explicit = world.register(live_environment=GREEN, production_cname=PRODUCTION_CNAME)
-    assert explicit["ok"] is False
+    assert explicit["ok"] is False and "EB reports the production CNAME" in explicit["error"]["message"]
     assert world.register(live_environment=BLUE)["live_environment"] == BLUE
 
 
-def test_register_derives_the_live_color_from_eb(world: World) -> None:
+def test_register_asks_which_cname_is_production_rather_than_guess(world: World) -> None:
+    """Nothing EB reports says which CNAME is production: register asks, and then verifies the answer."""
     payload = sample("override/register.json")
     payload["config"].pop("live_environment", None)
+    asked = world.invoke("register", payload)
+    assert asked["ok"] is False and "production_cname" in asked["error"]["message"]
+    assert PRODUCTION_CNAME in asked["error"]["message"]
+    payload["config"]["production_cname"] = PRODUCTION_CNAME
     registered = world.invoke("register", payload)
     assert registered["ok"] and registered["live_environment"] == BLUE
-    assert registered["production_cname"] == PRODUCTION_CNAME
 
 
 def test_polling_bots_read_the_reconciled_live_color(bot: World) -> None:

@@ -263,7 +263,9 @@ def test_alarm_ok_unknown_or_stale_is_ignored() -> None:
 def _succeeded(window: int = 0) -> AppState:
     state = app_state(config=config(bake_seconds=0, rollback_window_seconds=window))
     state = step(state, upload("build-1"), 0).state
-    return step(state, health(GREEN, "Ok", 30, healthy_green(label(state))), 30).state
+    state = step(state, health(GREEN, "Ok", 30, healthy_green(label(state))), 30).state
+    assert current(state) == S.BAKING  # never SUCCEEDED in the decision that swaps: EB may refuse the swap
+    return step(state, tick(31, healthy_green(label(state), live=GREEN)), 31).state
 
 
 def test_alarm_after_success_only_notifies_without_a_window() -> None:

@@ -17,9 +17,14 @@ PAGE = 1000  # DescribeEnvironments' MaxRecords ceiling
 class SwapRefused(BadInput):
     """EB refused SwapEnvironmentCNAMEs (e.g. "... is in an invalid state for this operation. Must be Ready.").
 
-    Permanent for this attempt: the machine records that traffic did not move and retries later."""
+    Permanent for this attempt: the machine records that traffic did not move. `retryable`: EB will
+    accept it by itself later (a color not Ready); otherwise a person must act (or the timeout ends it)."""
 
     code = "SwapRefused"
+
+    def __init__(self, message: str, *, retryable: bool = False, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.retryable = retryable
 
 
 def observation(env: dict[str, Any]) -> EnvironmentObservation:
@@ -206,13 +211,15 @@ class Beanstalk:
         busy = [name for name in (environment, other) if not observed[name].ready]
         if busy:
             states = ", ".join(f"{name} is {observed[name].status}" for name in busy)
-            raise SwapRefused(f"{states}; EB swaps only when both environments are Ready")
+            raise SwapRefused(f"{states}; EB swaps only when both environments are Ready", retryable=True)
         try:
             self.eb.swap_environment_cnames(SourceEnvironmentName=other, DestinationEnvironmentName=environment)
         except Exception as error:
             if is_transient(error):
                 raise Transient(f"SwapEnvironmentCNAMEs: {error}") from error
-            raise SwapRefused(f"SwapEnvironmentCNAMEs: {error}", aws_code=error_code(error)) from error
+            raise SwapRefused(
+                f"SwapEnvironmentCNAMEs: {error}", retryable="Must be Ready" in str(error), aws_code=error_code(error)
+            ) from error
         return True
 
     # ------------------------------------------------------------------ version retention
