@@ -35,8 +35,8 @@ EXPECTED = {
     "health/health-severe-during-restart.json": "HealthFunction",
     "health/launch-with-issues.json": "HealthFunction",
     "health/update-complete-with-errors.json": "HealthFunction",
-    # "Managed update status change" is not routed: EB's own platform updates are not deployments;
-    # what they do to health arrives as "Health status change" events, which are.
+    # "Managed update status change" is routed: a platform update is not a deployment, but deployments and
+    # swaps wait for it, and people are told why.
     "health/managed-update-started.json": "HealthFunction",
     "health/managed-update-failed.json": "HealthFunction",
     "alarm/alarm-eventbridge.json": "AlarmFunction",
@@ -173,7 +173,7 @@ def test_object_created_variants(rules: dict[str, EventPattern], changes: dict[s
         ("Health status change", {"HealthFunction"}),
         ("Elastic Beanstalk resource status change", {"HealthFunction"}),
         ("Other resource status change", set()),
-        ("Managed update status change", set()),
+        ("Managed update status change", {"HealthFunction"}),
     ],
 )
 def test_elastic_beanstalk_detail_types(rules: dict[str, EventPattern], detail_type: str, expected: set[str]) -> None:

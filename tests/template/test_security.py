@@ -366,6 +366,7 @@ def test_read_only_and_register_functions_hold_no_deployment_rights(source: dict
     assert status == {
         "dynamodb:GetItem",
         "dynamodb:Query",
+        "elasticbeanstalk:DescribeEnvironments",  # status shows both colors as EB reports them
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "sqs:SendMessage",
@@ -431,9 +432,9 @@ def test_read_only_mutating_and_register_are_granted_separately(source: dict[str
 def test_each_entry_point_serves_its_own_actions() -> None:
     from bluegreen import access
 
-    assert {"status"} == access.STATUS_ACTIONS
+    assert {"status", "apps"} == access.STATUS_ACTIONS
     assert "register" not in access.OVERRIDE_ACTIONS and "register" not in access.URL_ACTIONS
-    assert {"register", "status"} == access.REGISTER_FUNCTION_ACTIONS
+    assert {"register", "status", "apps"} == access.REGISTER_FUNCTION_ACTIONS
     assert access.MUTATING_ACTIONS <= access.OVERRIDE_ACTIONS
     assert not access.MUTATING_ACTIONS & access.REGISTER_FUNCTION_ACTIONS
     for directory, constant in (("status", "STATUS_ACTIONS"), ("register", "REGISTER_FUNCTION_ACTIONS")):

@@ -39,6 +39,7 @@ EXPECTED_ENVIRONMENT = {
     "BLUEGREEN_BUS": {"Fn::GetAtt": ["Bus", "Name"]},
     "BLUEGREEN_BUCKET": {"Ref": "ArtifactBucket"},
     "BLUEGREEN_EFFECT_LEASE_SECONDS": "60",
+    "BLUEGREEN_RECONCILE_EVERY_MINUTES": "5",
     "BLUEGREEN_MANAGED_APPLICATION_PATTERN": {"Ref": "ManagedApplicationPattern"},
     "POWERTOOLS_SERVICE_NAME": "bluegreen",
     "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},
@@ -454,7 +455,7 @@ def test_state_table(source: dict[str, Any]) -> None:
         "KeySchema": [{"AttributeName": "registered", "KeyType": "HASH"}],
         "Projection": {
             "ProjectionType": "INCLUDE",
-            "NonKeyAttributes": ["live_environment", "production_cname", "environments"],
+            "NonKeyAttributes": ["live_environment", "production_cname", "environments", "phase", "paused"],
         },
     }
     assert index == {
