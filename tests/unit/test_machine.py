@@ -12,6 +12,7 @@ from bluegreen.models import (
     CreateVersion,
     DeploymentState,
     MakeLive,
+    Observed,
     UpdateEnvironment,
 )
 
@@ -476,3 +477,38 @@ def test_a_late_failure_of_the_superseded_update_does_not_abort_ours() -> None:
     busy = observed(env(GREEN, "v0", status="Updating", health="Grey", health_status="Info"))
     fresh = updated(GREEN, "failed", 40, busy)
     assert step(state, fresh, 40).outcome == "ignored"  # EB still updating: the report is not about ours
+
+
+# ------------------------------------------------------------------ consumer lease (polling bots)
+
+
+def _lease(holder: str | None, version: str) -> Observed:
+    return healthy_green(version, live=GREEN).model_copy(update={"lease_read": True, "lease_holder": holder})
+
+
+def test_promotion_and_rollback_hand_the_consumer_lease_over() -> None:
+    from bluegreen.models import HandOver
+
+    state = step(app_state(config=config(consumer_lease=True)), upload("build-1"), 0).state
+    promoted = step(state, health(GREEN, "Ok", 30, healthy_green(label(state))), 30)
+    assert HandOver(app="mybot", environment=GREEN) in promoted.effects
+    rolled = step(promoted.state, alarm(40), 40)
+    assert rolled.effects[-1] == HandOver(app="mybot", environment=BLUE)
+
+
+def test_a_polling_bots_bake_ends_only_once_the_new_color_holds_the_lease() -> None:
+    state = step(app_state(config=config(consumer_lease=True, handoff_timeout_seconds=600)), upload("b"), 0).state
+    version = label(state)
+    state = step(state, health(GREEN, "Ok", 30, healthy_green(version)), 30).state
+    held = step(state, tick(400, _lease(BLUE, version)), 400)
+    assert held.rule == "hold_bake_end" and "consumer lease" in held.reason
+    assert step(held.state, tick(401, _lease(GREEN, version)), 401).rule == "finish_bake"
+
+
+def test_a_missed_hand_over_rolls_back() -> None:
+    state = step(app_state(config=config(consumer_lease=True, handoff_timeout_seconds=60)), upload("b"), 0).state
+    version = label(state)
+    state = step(state, health(GREEN, "Ok", 30, healthy_green(version)), 30).state
+    assert step(state, tick(60, _lease(None, version)), 60).outcome == "ignored"  # within the timeout
+    decision = step(state, tick(91, _lease(BLUE, version)), 91)
+    assert decision.rule == "rollback_handoff_missed" and decision.state.live_environment == BLUE
