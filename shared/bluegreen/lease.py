@@ -1,13 +1,14 @@
-"""For polling bots: "am I the live color?", read from the controller's state.
+"""Deprecated for new bots: use `bluegreen.consumer.ConsumerLease` (docs/consumer-lease.md).
 
-A polling bot (Telegram getUpdates, a queue consumer) must not consume from both colors at once, and
-a CNAME swap does not stop the old color from polling. The app item's `live_environment` changes in
-the same conditional write that decides a promotion or rollback, before the swap runs, so the old
-color stops polling first: there can be a gap of a few seconds, never an overlap (beyond the bot's own
-`max_age` and its in-flight long poll; keep both shorter than you can tolerate).
+`LiveColor` answers "am I the live color?" from the controller's state; it stays for bots that already
+use it. It leaves an overlap of up to one poll plus its cache age (the old color may be mid-poll, or
+hold a cached answer, when the live color changes) and carries no resume point. `ConsumerLease` hands a
+lease over instead:
+the holder finishes its poll, commits its progress (e.g. Telegram's offset) and releases before the
+new color can acquire, so two colors never poll at once, and it carries a fencing token.
 
-Use: `LiveColor(table, "mybot").is_live(os.environ["EB_ENVIRONMENT_NAME"])` before each poll; the
-instance role needs `dynamodb:GetItem` on the table, limited to `dynamodb:LeadingKeys` = `APP#mybot`.
+Use (legacy): `LiveColor(table, "mybot").is_live(os.environ["EB_ENVIRONMENT_NAME"])` before each poll;
+the instance role needs `dynamodb:GetItem` on the table, limited to `dynamodb:LeadingKeys` = `APP#mybot`.
 """
 
 from __future__ import annotations
