@@ -224,6 +224,7 @@ class ConsumerLease:
         self._confirmed_at = float("-inf")  # clock() just before the last write that confirmed the lease
         self._unconfirmed = False  # the last heartbeat could not be confirmed (a transient error)
         self._seen: dict[str, Any] | None = None  # the item a failed condition saw (ALL_OLD)
+        self._attempted_at: int | None = None  # heartbeat_at of an acquire whose reply was lost
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -283,8 +284,8 @@ class ConsumerLease:
     # ------------------------------------------------------------------ acquire
     def acquirable(self, lease: LeaseView | None = None) -> bool:
         """Whether an acquire would be worth trying: we are desired and the lease is free or expired. A
-        fresh lease held by our own color but not by this process is someone else's (a second process
-        of the color): wait for it to be released or to expire rather than take it."""
+        fresh lease held by our own color is someone else's (a second process of the color; wait for it
+        to be released or to expire), unless it is this process's own acquire whose reply was lost."""
         lease = lease or self.view()
         if lease.desired != self.environment:
             return False
@@ -293,7 +294,10 @@ class ConsumerLease:
         now_ms = int(self.clock() * 1000)
         if lease.expired(now_ms, int(self.expiry_seconds * 1000)):
             return True
-        return lease.holder == self.environment and self.holding and lease.token == self.token
+        if lease.holder != self.environment:
+            return False
+        # Ours after all: this process's acquire went through but its reply was lost (a retry is safe).
+        return lease.heartbeat_at is not None and lease.heartbeat_at == self._attempted_at
 
     def try_acquire(self) -> Grant | None:
         """One attempt: a consistent read, then the conditional write if the lease looks acquirable.
@@ -302,6 +306,7 @@ class ConsumerLease:
             return None
         now = self.clock()
         now_ms = int(now * 1000)
+        self._attempted_at = now_ms
         response = self._update(
             UpdateExpression=ACQUIRE_UPDATE,
             ConditionExpression=ACQUIRE_CONDITION,
@@ -318,7 +323,7 @@ class ConsumerLease:
         if response is None:
             return None
         lease = LeaseView.from_item(self.app, response.get("Attributes"))
-        self.token, self.progress, self.ended = lease.token, lease.progress, None
+        self.token, self.progress, self.ended, self._attempted_at = lease.token, lease.progress, None, None
         self._confirmed_at, self._unconfirmed = now, False
         log.info(
             "%s: acquired the consumer lease of %s (token %d, progress %r)",
@@ -386,7 +391,11 @@ class ConsumerLease:
         self._confirmed_at, self._unconfirmed = now, False
         lease = LeaseView.from_item(self.app, response.get("Attributes"))
         if lease.desired != self.environment:
-            self.release(self.progress, why="handed over")
+            try:
+                self.release(self.progress, why="handed over")
+            except Transient:
+                self._unconfirmed = True  # no poll until a heartbeat sees the hand-over again and releases
+                raise
             return False
         return True
 

@@ -63,6 +63,25 @@ def view(client: Any) -> LeaseView:
     return lease_holders(client, TABLE, [APP])[APP]
 
 
+class LosesOneReply:
+    """The next update_item reaches DynamoDB, its reply does not (once)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self.lose = client, False
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.client, name)
+
+        def call(**kwargs: Any) -> Any:
+            result = method(**kwargs)
+            if self.lose and name == "update_item":
+                self.lose = False
+                raise EndpointConnectionError(endpoint_url="https://dynamodb")
+            return result
+
+        return call
+
+
 # ---------------------------------------------------------------------- acquire
 
 
@@ -108,6 +127,17 @@ def test_acquire_is_allowed_after_expiry_and_the_old_holder_then_finds_its_lease
     assert view(dynamodb).holder == GREEN and view(dynamodb).progress == "41"
 
 
+def test_an_acquire_whose_reply_was_lost_is_retried_at_once(dynamodb: Any) -> None:
+    clock, flaky = Clock(), LosesOneReply(dynamodb)
+    blue = lease(flaky, BLUE, clock)
+    hand_over(dynamodb, TABLE, APP, BLUE)
+    flaky.lose = True
+    with pytest.raises(Transient):
+        blue.try_acquire()
+    assert not blue.holding and view(dynamodb).holder == BLUE  # it went through; blue does not know
+    assert blue.try_acquire() == Grant(token=2, progress=None)  # no wait for its own lease to expire
+
+
 def test_a_second_process_of_the_same_color_waits_for_the_first(dynamodb: Any) -> None:
     clock = Clock()
     first, second = lease(dynamodb, BLUE, clock), lease(dynamodb, BLUE, clock)
@@ -134,6 +164,32 @@ def test_a_heartbeat_that_finds_desired_moved_commits_the_progress_and_releases(
     assert green.try_acquire() == Grant(token=2, progress="12")  # resumes exactly where blue stopped
 
 
+def test_a_hand_over_whose_release_fails_is_released_by_the_next_heartbeat(dynamodb: Any) -> None:
+    clock, flaky = Clock(), LosesOneReply(dynamodb)
+    blue = lease(flaky, BLUE, clock)
+    hand_over(dynamodb, TABLE, APP, BLUE)
+    blue.try_acquire()
+    blue.heartbeat("4")
+    hand_over(dynamodb, TABLE, APP, GREEN)
+    original = flaky.client.update_item
+
+    def heartbeat_ok_release_lost(**kwargs: Any) -> Any:
+        if kwargs["UpdateExpression"].startswith("REMOVE"):  # the release does not get through
+            raise EndpointConnectionError(endpoint_url="https://dynamodb")
+        return original(**kwargs)
+
+    flaky.client = type(
+        "C", (), {"update_item": staticmethod(heartbeat_ok_release_lost), "get_item": dynamodb.get_item}
+    )()
+    with pytest.raises(Transient):
+        blue.heartbeat("6")
+    assert blue.holding and blue._unconfirmed  # run() will not poll before a heartbeat confirms again
+    assert view(dynamodb).holder == BLUE
+    flaky.client = dynamodb
+    assert blue.heartbeat() is False and blue.ended == "handed over"
+    assert view(dynamodb).holder is None and view(dynamodb).progress == "6"
+
+
 def test_release_hands_the_committed_progress_to_the_next_holder(dynamodb: Any) -> None:
     clock = Clock()
     blue, green = lease(dynamodb, BLUE, clock), lease(dynamodb, GREEN, clock)
@@ -149,25 +205,6 @@ def test_release_hands_the_committed_progress_to_the_next_holder(dynamodb: Any) 
 
 def test_a_release_retried_after_an_unknown_outcome_reports_it_done(dynamodb: Any) -> None:
     clock = Clock()
-
-    class LosesOneReply:
-        """The write reaches DynamoDB, the reply does not (once)."""
-
-        def __init__(self, client: Any) -> None:
-            self.client, self.lose = client, False
-
-        def __getattr__(self, name: str) -> Any:
-            method = getattr(self.client, name)
-
-            def call(**kwargs: Any) -> Any:
-                result = method(**kwargs)
-                if self.lose and name == "update_item":
-                    self.lose = False
-                    raise EndpointConnectionError(endpoint_url="https://dynamodb")
-                return result
-
-            return call
-
     flaky = LosesOneReply(dynamodb)
     blue = lease(flaky, BLUE, clock)
     hand_over(dynamodb, TABLE, APP, BLUE)
