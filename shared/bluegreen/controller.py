@@ -903,7 +903,8 @@ def waiting_for(state: AppState, now: datetime) -> dict[str, Any] | None:
         return {"what": what, "until": until}
     if current.state == S.VERIFYING:
         what = held or f"promotion at {at(current.promote_at)}"
-        return {"what": what, "until": at(current.state_since, config.verify_timeout_seconds)}
+        timeout = config.verify_timeout_seconds if config.auto_promote else config.approval_timeout_seconds
+        return {"what": what, "until": at(current.state_since, timeout)}
     if current.state == S.SWAP_REFUSED:
         return {
             "what": "both colors Ready, to retry the swap EB refused",

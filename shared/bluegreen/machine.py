@@ -554,7 +554,9 @@ def verify_timed_out(ctx: Ctx) -> bool:
     """From VERIFYING's start; for a refused swap, from the first refusal (each retry re-enters the state)."""
     if ctx.state.paused:
         return False
-    limit = timedelta(seconds=ctx.state.config.verify_timeout_seconds)
+    config = ctx.state.config
+    awaiting_approval = ctx.deployment.state == S.VERIFYING and not config.auto_promote
+    limit = timedelta(seconds=config.approval_timeout_seconds if awaiting_approval else config.verify_timeout_seconds)
     since = ctx.deployment.refused_since if ctx.deployment.state == S.SWAP_REFUSED else None
     return ctx.now - (since or ctx.deployment.state_since) > limit
 
@@ -861,7 +863,7 @@ def verify_then_maybe_promote(ctx: Ctx) -> None:
         unhealthy_since=None,
     )
     if not config.auto_promote:
-        deadline = ctx.now + timedelta(seconds=config.verify_timeout_seconds)
+        deadline = ctx.now + timedelta(seconds=config.approval_timeout_seconds)
         ctx.hold(
             f"awaiting approval until {deadline.isoformat()} (then it aborts): "
             f"`bluegreen approve {ctx.state.app}` lets it through"
@@ -1090,8 +1092,15 @@ def abort_deploy_timeout(ctx: Ctx) -> None:
 
 
 def abort_verify_timeout(ctx: Ctx) -> None:
+    config = ctx.state.config
+    if ctx.deployment.state == S.VERIFYING and not config.auto_promote:
+        abort(
+            ctx,
+            f"not approved within approval_timeout_seconds ({config.approval_timeout_seconds}s); traffic never moved",
+        )
+        return
     held = f" ({ctx.deployment.held})" if ctx.deployment.held else ""
-    abort(ctx, f"verify timeout ({ctx.state.config.verify_timeout_seconds}s) without promotion{held}")
+    abort(ctx, f"verify timeout ({config.verify_timeout_seconds}s) without promotion{held}")
 
 
 def start_queued(ctx: Ctx) -> None:

@@ -97,6 +97,12 @@ class Tuning(Strict):
     signing_key_arn: str | None = Field(
         default=None, max_length=2048, description="KMS key whose signature every artifact must carry"
     )
+    approval_timeout_seconds: StrictInt = Field(
+        default=3600,
+        ge=60,
+        le=604800,
+        description="With auto_promote false: how long a verified deployment awaits approval before it aborts",
+    )
     consumer_lease: StrictBool = Field(
         default=False,
         description="A polling or gateway bot: promotion and rollback hand the consumer lease over "

@@ -477,13 +477,26 @@ def test_promote_twice_does_not_skip_the_bake(bot: World) -> None:
     assert bot.override("finish_bake")["ok"] and bot.deployment_state() == "SUCCEEDED"
 
 
-def test_approve_is_promote_and_the_approval_wait_says_until_when(bot: World) -> None:
-    assert bot.register(auto_promote=False)["ok"]
+def test_approve_is_promote_and_the_approval_wait_says_until_when(bot: World, clock: Clock) -> None:
+    assert bot.register(auto_promote=False, approval_timeout_seconds=7200)["ok"]
     bot.upload("build-1")
     bot.complete_update(GREEN, health="Ok")
     waiting = bot.status()["waiting_for"]
     assert "awaiting approval until" in waiting["what"] and waiting["until"]
+    until = datetime.fromisoformat(waiting["until"])
+    assert timedelta(seconds=7100) < until - datetime.now(UTC) <= timedelta(seconds=7200)
     assert bot.override("approve")["ok"] and bot.deployment_state() == "BAKING"
+
+
+def test_a_deployment_not_approved_in_time_aborts(bot: World, clock: Clock) -> None:
+    assert bot.register(auto_promote=False, approval_timeout_seconds=600)["ok"]
+    bot.upload("build-1")
+    bot.complete_update(GREEN, health="Ok")
+    clock.advance(601)
+    bot.tick()
+    status = bot.status()
+    assert status["deployment"]["state"] == "ABORTED" and "not approved within" in status["deployment"]["reason"]
+    assert bot.live() == BLUE
 
 
 def test_a_queued_build_waits_for_the_rollback_window(bot: World, clock: Clock) -> None:
@@ -504,7 +517,7 @@ def test_a_queued_build_waits_for_the_rollback_window(bot: World, clock: Clock) 
 
 
 def test_deadlines_do_not_run_while_paused(bot: World, clock: Clock) -> None:
-    assert bot.register(auto_promote=False, verify_timeout_seconds=60)["ok"]
+    assert bot.register(auto_promote=False, approval_timeout_seconds=60)["ok"]
     bot.upload("build-1")
     bot.complete_update(GREEN, health="Ok")
     assert bot.override("pause")["ok"]

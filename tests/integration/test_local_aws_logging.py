@@ -10,12 +10,24 @@ import io
 import json
 import logging
 import threading
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from bluegreen.entry import get_logger, lambda_entry
 from bluegreen_local.stack import LocalStack, install_invocation_logging, invocation_keys
 from bluegreen_local.template import read_stack
+
+
+@pytest.fixture(autouse=True)
+def info_level() -> Iterator[None]:
+    """Other tests in the same process (the demo, the local stack) may have raised the level to WARNING."""
+    service = logging.getLogger("bluegreen")
+    before = service.level
+    service.setLevel(logging.INFO)
+    yield
+    service.setLevel(before)
 
 
 def _capture() -> tuple[io.StringIO, logging.Handler]:

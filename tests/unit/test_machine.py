@@ -335,7 +335,7 @@ def test_watchdog_aborts_an_update_that_failed_silently() -> None:
 def test_deploy_and_verify_timeouts_abort() -> None:
     updating = observed(env(GREEN, "v0", status="Updating", health="Grey", health_status="Info"))
     assert step(deploying(), tick(1000, updating), 1000).rule == "abort_deploy_timeout"
-    state = verifying()
+    state = verifying(approval_timeout_seconds=600)  # awaiting approval: its own timeout
     assert step(state, tick(700, updating), 700).rule == "abort_verify_timeout"
 
 
