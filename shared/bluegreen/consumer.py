@@ -1,7 +1,8 @@
 """The consumer lease: a hand-over with no overlap for bots that poll (Telegram getUpdates, a queue) or
 hold a gateway connection (Discord, Slack Socket Mode).
 
-One item per app in the state table, `pk = APP#<app>`, `sk = LEASE`:
+One item per app in the state table, `pk = LEASE#<app>`, `sk = LEASE`, a partition of its own so a
+bot's IAM (`dynamodb:LeadingKeys`) and the table's resource policy can grant it exactly that item:
 
 - `desired` (S): the environment that should hold the lease; written only by the controller
   (`hand_over`, at promotion and rollback).
@@ -59,7 +60,7 @@ HAND_OVER_UPDATE = "SET #desired = :desired"
 
 
 def lease_key(app: str) -> dict[str, Any]:
-    return {"pk": {"S": f"APP#{app}"}, "sk": {"S": LEASE_SK}}
+    return {"pk": {"S": f"LEASE#{app}"}, "sk": {"S": LEASE_SK}}
 
 
 def _names(*placeholders: str) -> dict[str, str]:
@@ -153,7 +154,7 @@ def lease_holders(dynamodb_client: Any, table: str, apps: list[str]) -> dict[str
         for attempt in range(8):
             response = _call(dynamodb_client, "batch_get_item", RequestItems=request)
             for item in response.get("Responses", {}).get(table, []):
-                app = item["pk"]["S"].removeprefix("APP#")
+                app = item["pk"]["S"].removeprefix("LEASE#")
                 found[app] = LeaseView.from_item(app, item)
             request = response.get("UnprocessedKeys") or {}
             if not request:

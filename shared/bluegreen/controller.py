@@ -412,6 +412,12 @@ class Controller:
             self._check_unclaimed(app, environments, tuning["alarms"])
             raise Refused("the app or one of its names changed while registering; run register again") from None
         self._publish_now(app, [notification])
+        if config.consumer_lease:
+            # Polling bots wait for a desired holder: the live color, from the start.
+            from bluegreen.aws.clients import client
+            from bluegreen.consumer import hand_over
+
+            hand_over(client("dynamodb"), self.settings.table, app, live)
         return state
 
     @staticmethod

@@ -797,6 +797,7 @@ def correct_live_color(ctx: Ctx) -> None:
     observation = ctx.env(holder)
     version = observation.version_label if observation else None
     ctx.update(live_environment=holder, last_good_version=version)
+    hand_over(ctx, holder)  # the consumer lease follows traffic, whoever moved it
     ctx.note(
         f"reconciled: EB reports the production CNAME on {holder} (running {version}), not {believed}; "
         f"someone swapped outside bluegreen, so {ctx.state.idle_environment} is now the idle color"
@@ -813,6 +814,7 @@ def abort_production_moved(ctx: Ctx) -> None:
     current = ctx.deployment
     if observation is not None and observation.ready and version == current.version:
         ctx.update(live_environment=holder)
+        hand_over(ctx, holder)
         ctx.move(
             S.BAKING,
             f"reconciled: EB reports the production CNAME on {holder}, promoted outside bluegreen; "
@@ -822,6 +824,7 @@ def abort_production_moved(ctx: Ctx) -> None:
         )
         return
     ctx.update(live_environment=holder, last_good_version=version)
+    hand_over(ctx, holder)
     abort(
         ctx,
         f"reconciled: EB reports the production CNAME on {holder} (running {version}), moved outside bluegreen "
@@ -836,6 +839,7 @@ def record_outside_rollback(ctx: Ctx) -> None:
     assert holder is not None
     observation = ctx.env(holder)
     ctx.update(live_environment=holder, last_good_version=observation.version_label if observation else None)
+    hand_over(ctx, holder)
     ctx.move(
         S.ROLLED_BACK,
         f"reconciled: EB reports the production CNAME back on {holder}; traffic was moved outside bluegreen",

@@ -62,3 +62,14 @@ def test_a_new_color_that_never_takes_the_lease_is_rolled_back_with_the_lease(bo
     assert "did not take the consumer lease within 30s" in status["deployment"]["reason"]
     assert view(bot).desired == BLUE  # type: ignore[attr-defined]
     assert lease(bot, BLUE).try_acquire() is not None, "the old color takes the lease back"
+
+
+def test_register_makes_the_live_color_the_desired_holder(bot: World) -> None:
+    assert view(bot).desired == BLUE  # type: ignore[attr-defined]
+    assert lease(bot, BLUE).try_acquire() is not None, "a polling bot can start before any deployment"
+
+
+def test_a_console_swap_hands_the_lease_to_the_color_serving_production(bot: World) -> None:
+    bot.eb.swap_environment_cnames(SourceEnvironmentName=BLUE, DestinationEnvironmentName=GREEN)
+    bot.tick()
+    assert bot.status()["live_environment"] == GREEN and view(bot).desired == GREEN  # type: ignore[attr-defined]

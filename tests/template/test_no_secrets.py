@@ -83,6 +83,7 @@ def is_placeholder(value: str) -> bool:
         or (v.startswith("<") and v.endswith(">"))  # <your-bot-token>
         or v.startswith(("${", "$(", "{{resolve:", "arn:", "/"))  # variable, dynamic reference, ARN, SSM path
         or re.fullmatch(r"\$[A-Za-z_][A-Za-z0-9_]*", v) is not None  # $BOT_TOKEN
+        or re.fullmatch(r":[A-Za-z_][A-Za-z0-9_]*", v) is not None  # a DynamoDB expression value, `#token = :token`
         or re.fullmatch(r"[xX*.·•_-]+|\.\.\.|…", v) is not None  # xxxx, ****, ...
         or v.lower() in {"none", "null", "true", "false", "redacted", "changeme", "placeholder"}
     )
@@ -286,6 +287,7 @@ REFERENCES = {
     "secret name key": ("ok.json", json.dumps({"SecretId": "mybot/telegram", "TokenSecretName": "mybot/telegram"})),
     "SSM parameter path": ("ok.yaml", "token: /mybot/telegram-token\n"),
     "placeholder": ("ok.md", "```sh\nexport BOT_TOKEN=<your-bot-token>\n```\n"),
+    "dynamodb expression value": ("ok.md", "```\nConditionExpression: #token = :token\n```\n"),
     "moto's documented fake": ("ok.md", "```sh\nexport AWS_SECRET_ACCESS_KEY=testing\n```\n"),
     "Python expression": (
         "ok.md",

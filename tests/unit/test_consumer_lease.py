@@ -347,7 +347,7 @@ def throttling(operation: str = "UpdateItem") -> ClientError:
 def test_hand_over_is_idempotent_and_touches_only_desired(dynamodb: Any) -> None:
     clock = Clock()
     hand_over(dynamodb, TABLE, APP, BLUE)  # creates the item
-    assert item(dynamodb) == {"pk": {"S": f"APP#{APP}"}, "sk": {"S": "LEASE"}, "desired": {"S": BLUE}}
+    assert item(dynamodb) == {"pk": {"S": f"LEASE#{APP}"}, "sk": {"S": "LEASE"}, "desired": {"S": BLUE}}
     blue = lease(dynamodb, BLUE, clock)
     blue.try_acquire()
     blue.heartbeat("7")
