@@ -342,3 +342,139 @@ def test_the_hook_report() -> None:
     for bad in ({"result": "ok"}, {"action": "promote"}, {"token": ""}, {"app": "no/slash"}, {"extra": 1}):
         with pytest.raises(ValidationError):
             HookReport.model_validate({"app": "mybot", "token": "t", "result": "pass", **bad})
+
+
+# ---------------------------------------------------------------- examples/release_hook
+
+
+def _load_release_hook() -> Any:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "release_hook" / "app.py"
+    spec = importlib.util.spec_from_file_location("release_hook_app", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+hook_app = _load_release_hook()
+EVENT = {
+    "app": "mybot",
+    "deployment_id": "d1",
+    "version": "v42",
+    "environment": "mybot-green",
+    "url": f"http://{HOST}",
+    "phase": "pre",
+    "check": "smoke",
+    "token": "bg1.claims.mac",
+    "deadline": "2030-01-01T00:00:00Z",
+}
+ENV = {"OVERRIDE_FUNCTION": "bluegreen-OverrideFunction", "EXPECT_BODY": "ok"}
+
+
+class Invoker:
+    def __init__(self, answer: dict[str, Any] | None = None) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.answer = answer or {"ok": True}
+
+    def __call__(self, function: str, payload: dict[str, Any]) -> dict[str, Any]:
+        self.calls.append((function, payload))
+        return self.answer
+
+
+def test_example_hook_reports_pass_with_the_token() -> None:
+    invoker, seen = Invoker(), []
+
+    def get(url: str, timeout: float) -> tuple[int, bytes]:
+        seen.append((url, timeout))
+        return 200, b"ok"
+
+    hook_app.run(EVENT, invoker=invoker, get=get, environ=ENV)
+    assert seen == [(f"http://{HOST}/healthz", 5.0)]
+    ((function, report),) = invoker.calls
+    assert function == "bluegreen-OverrideFunction"
+    assert report == {
+        "action": "report_check",
+        "app": "mybot",
+        "token": "bg1.claims.mac",
+        "result": "pass",
+        "reason": f"smoke (pre, mybot-green): GET http://{HOST}/healthz: 200",
+    }
+    assert HookReport.model_validate(report).passed  # the shape the override function takes
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ((503, b""), "503 (expected 200)"),
+        ((200, b"starting"), "body does not contain 'ok'"),
+        (urllib.error.URLError(ConnectionRefusedError(111, "refused")), "refused"),
+        (TimeoutError("timed out"), "TimeoutError: timed out"),
+    ],
+)
+def test_example_hook_reports_fail_with_the_reason(answer: Any, reason: str) -> None:
+    invoker = Invoker()
+
+    def get(url: str, timeout: float) -> tuple[int, bytes]:
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer  # type: ignore[no-any-return]
+
+    hook_app.run(EVENT, invoker=invoker, get=get, environ=ENV)
+    report = invoker.calls[0][1]
+    assert report["result"] == "fail" and reason in report["reason"]
+    HookReport.model_validate(report)
+
+
+def test_example_hook_after_its_deadline_reports_fail_without_checking() -> None:
+    invoker = Invoker()
+
+    def get(url: str, timeout: float) -> tuple[int, bytes]:
+        raise AssertionError("no check after the deadline")
+
+    late = {**EVENT, "deadline": "2020-01-01T00:00:00Z"}
+    hook_app.run(late, invoker=invoker, get=get, environ=ENV)
+    assert invoker.calls[0][1]["result"] == "fail" and "after the deadline" in invoker.calls[0][1]["reason"]
+
+
+def test_example_hook_refuses_a_foreign_event_and_a_missing_setting() -> None:
+    with pytest.raises(ValueError, match="missing token"):
+        hook_app.run({**EVENT, "token": ""}, invoker=Invoker(), get=lambda u, t: (200, b"ok"), environ=ENV)
+    with pytest.raises(RuntimeError, match="OVERRIDE_FUNCTION"):
+        hook_app.run(EVENT, invoker=Invoker(), get=lambda u, t: (200, b"ok"), environ={})
+
+
+def test_example_hook_a_refused_report_is_logged_not_retried(capsys: pytest.CaptureFixture[str]) -> None:
+    invoker = Invoker({"ok": False, "error": {"code": "InvalidToken", "message": "bad signature"}})
+    hook_app.run(EVENT, invoker=invoker, get=lambda u, t: (200, b"ok"), environ=ENV)
+    out = capsys.readouterr().out
+    assert "InvalidToken" in out and "bg1.claims.mac" not in out  # the token is not logged
+
+
+def test_example_hook_optional_telegram_check() -> None:
+    class Secrets:
+        def get_secret_value(self, SecretId: str) -> dict[str, str]:
+            assert SecretId == "arn:secret"
+            return {"SecretString": "123:ABC\n"}
+
+    urls: list[str] = []
+
+    def get(url: str, timeout: float) -> tuple[int, bytes]:
+        urls.append(url)
+        return 200, b'{"ok": true, "result": {"username": "mybot"}}'
+
+    env = {**ENV, "CHECK": "telegram", "TELEGRAM_SECRET_ID": "arn:secret"}
+    invoker = Invoker()
+    hook_app.run(EVENT, invoker=invoker, get=get, environ=env, secrets=Secrets())
+    assert urls == ["https://api.telegram.org/bot123:ABC/getMe"]
+    assert invoker.calls[0][1]["result"] == "pass" and "@mybot" in invoker.calls[0][1]["reason"]
+
+    def unauthorized(url: str, timeout: float) -> tuple[int, bytes]:
+        return 401, b'{"ok": false, "description": "Unauthorized"}'
+
+    invoker = Invoker()
+    hook_app.run(EVENT, invoker=invoker, get=unauthorized, environ=env, secrets=Secrets())
+    report = invoker.calls[0][1]
+    assert report["result"] == "fail" and "401" in report["reason"] and "123:ABC" not in report["reason"]
