@@ -697,7 +697,7 @@ def cmd_action(args: argparse.Namespace) -> int:
 REGISTER_SETTINGS = (
     "application_name", "live_environment", "production_cname", "bake_seconds", "deploy_timeout_seconds",
     "verify_timeout_seconds", "promote_delay_seconds", "rollback_window_seconds", "health_grace_seconds",
-    "version_retention", "signing_key_arn",
+    "version_retention", "signing_key_arn", "handoff_timeout_seconds", "approval_timeout_seconds",
 )  # fmt: skip
 
 
@@ -708,6 +708,16 @@ def register_config(args: argparse.Namespace) -> dict[str, Any]:
         config["environments"] = args.environments
     if args.alarm is not None:
         config["alarms"] = [] if args.alarm == [""] else args.alarm
+    if args.color_alarm is not None:
+        per_color: dict[str, list[str]] = {}
+        for spec in args.color_alarm:
+            environment, _, alarm = spec.partition("=")
+            if not environment or not alarm:
+                raise CliError(f"--color-alarm takes ENVIRONMENT=ALARM, not {spec!r}")
+            per_color.setdefault(environment, []).append(alarm)
+        config["color_alarms"] = per_color
+    if args.consumer_lease is not None:
+        config["consumer_lease"] = args.consumer_lease
     for name in REGISTER_SETTINGS:
         value = getattr(args, name)
         if value is not None:
@@ -1259,6 +1269,20 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("--production-cname")
     register.add_argument("--application-name", help="the EB application (default: the app name)")
     register.add_argument("--alarm", action="append", help="an alarm that rolls back (repeatable; --alarm '' for none)")
+    register.add_argument(
+        "--color-alarm",
+        action="append",
+        metavar="ENVIRONMENT=ALARM",
+        help="an alarm that watches one color only (repeatable), e.g. mybot-green=mybot-green-5xx",
+    )
+    register.add_argument(
+        "--consumer-lease",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a polling bot: promotions hand the consumer lease over (docs/consumer-lease.md)",
+    )
+    register.add_argument("--handoff-timeout-seconds", type=int)
+    register.add_argument("--approval-timeout-seconds", type=int)
     register.add_argument("--bake-seconds", type=int)
     register.add_argument("--deploy-timeout-seconds", type=int)
     register.add_argument("--verify-timeout-seconds", type=int)

@@ -196,7 +196,7 @@ class Controller:
         if event.state != "ALARM":
             # Fast path, one call fewer: leaving ALARM never acts; skip even the look-up.
             raise Ignored(f"alarm {event.alarm} is {event.state}; only ALARM acts")
-        state = self._resolve("ALARM", event.alarm, lambda s: event.alarm in s.config.alarms)
+        state = self._resolve("ALARM", event.alarm, lambda s: event.alarm in s.config.all_alarms())
         if state is None:
             raise Ignored(f"alarm {event.alarm} belongs to no registered app")
         return self.apply(state.app, lambda _: event, loaded=state)
@@ -267,7 +267,7 @@ class Controller:
         else:
             names = {name for state in watched.values() for name in state.config.environments}
             environments = self.beanstalk.describe_all(names) if names else {}
-        alarm_names = {a for s in watched.values() if s.in_flight is not None for a in s.config.alarms}
+        alarm_names = {a for s in watched.values() if s.in_flight is not None for a in _judging(s)}
         alarms_seen: dict[str, AlarmObservation] = {}
         alarms_error: str | None = None
         if alarm_names:
@@ -279,10 +279,10 @@ class Controller:
         results: dict[str, str] = {}
 
         def tick(state: AppState) -> None:
-            reads_alarms = state.in_flight is not None and bool(state.config.alarms)
+            reads_alarms = state.in_flight is not None and bool(_judging(state))
             observed = Observed(
                 environments=tuple(environments[n] for n in state.config.environments if n in environments),
-                alarms=tuple(alarms_seen[a] for a in state.config.alarms if a in alarms_seen),
+                alarms=tuple(alarms_seen[a] for a in _judging(state) if a in alarms_seen),
                 alarms_read=reads_alarms,
                 alarms_error=alarms_error if reads_alarms else None,
                 lease_read=state.app in leases,
@@ -337,7 +337,7 @@ class Controller:
         if given.live_environment and given.live_environment not in environments:
             raise BadInput(f"live_environment {given.live_environment} is not one of {list(environments)}")
         tuning = self._merged_tuning(given, previous)
-        self._check_unclaimed(app, environments, tuning["alarms"])
+        self._check_unclaimed(app, environments, _every_alarm(tuning))
         observed = {e.name: e for e in self.beanstalk.require(application_name, environments)}
         from bluegreen.access import check_managed, environment_tags
 
@@ -351,7 +351,7 @@ class Controller:
                     "register two web server environments"
                 )
         live, cname = self._live_color(given, previous, observed)
-        missing = self._missing_alarms(tuning["alarms"])
+        missing = self._missing_alarms(_every_alarm(tuning))
         if missing:
             raise BadInput(f"alarm {', '.join(missing)} does not exist in CloudWatch (check the name and region)")
         try:
@@ -409,7 +409,7 @@ class Controller:
         try:
             self.store.register(previous, state, record)
         except Conflict:
-            self._check_unclaimed(app, environments, tuning["alarms"])
+            self._check_unclaimed(app, environments, _every_alarm(tuning))
             raise Refused("the app or one of its names changed while registering; run register again") from None
         self._publish_now(app, [notification])
         if config.consumer_lease:
@@ -589,7 +589,7 @@ class Controller:
         error: str | None = None
         if need_alarms:
             try:
-                alarms = self.alarms.describe(config.alarms)
+                alarms = self.alarms.describe(_judging(state))
             except BadInput as failure:
                 error = failure.message
         lease = self._lease_holders([state]) if isinstance(event, Tick) and _checks_handoff(state) else {}
@@ -831,6 +831,17 @@ class Controller:
             transition_id=f"{app or '-'}:rejected:{notice.event_id}",
         )
         self._publish_now(app or "-", [notification])
+
+
+def _judging(state: AppState) -> tuple[str, ...]:
+    """The alarms that judge the app's deployment now (app-wide, plus the target color's)."""
+    current = state.deployment
+    return state.config.alarms_for(current.target_environment if current else None)
+
+
+def _every_alarm(tuning: dict[str, Any]) -> tuple[str, ...]:
+    per_color = [name for names in (tuning.get("color_alarms") or {}).values() for name in names]
+    return tuple(dict.fromkeys((*tuning["alarms"], *per_color)))
 
 
 def _checks_handoff(state: AppState) -> bool:

@@ -392,7 +392,19 @@ def alarm_is_not_firing(ctx: Ctx) -> bool:
 
 def alarm_is_not_ours(ctx: Ctx) -> bool:
     assert isinstance(ctx.event, AlarmChanged)
-    return ctx.event.alarm not in ctx.state.config.alarms
+    return ctx.event.alarm not in ctx.state.config.all_alarms()
+
+
+def alarm_watches_the_other_color(ctx: Ctx) -> bool:
+    """A per-color alarm of the color this deployment does not deploy to: noted, never acted on."""
+    assert isinstance(ctx.event, AlarmChanged)
+    return ctx.event.alarm not in ctx.state.config.alarms_for(judged_color(ctx))
+
+
+def judged_color(ctx: Ctx) -> str | None:
+    """The color whose alarms judge now: the in-flight deployment's target, else the last one's."""
+    current = ctx.state.deployment
+    return current.target_environment if current is not None else None
 
 
 def alarm_was_acknowledged(ctx: Ctx) -> bool:
@@ -471,7 +483,7 @@ class AlarmVerdict:
 
 
 def alarm_verdict(ctx: Ctx) -> AlarmVerdict:
-    names = ctx.state.config.alarms
+    names = ctx.state.config.alarms_for(judged_color(ctx))
     if not names:
         return AlarmVerdict()
     observed = ctx.observed
@@ -1111,6 +1123,14 @@ def start_queued(ctx: Ctx) -> None:
     start_deployment(ctx, "starting the queued artifact")
 
 
+def note_other_color_alarm(ctx: Ctx) -> None:
+    assert isinstance(ctx.event, AlarmChanged)
+    ctx.note(
+        f"alarm {ctx.event.alarm} is in ALARM; it watches another color than "
+        f"{judged_color(ctx) or 'the one deployed to'}, so it is noted, not acted on"
+    )
+
+
 def note_alarm_after_success(ctx: Ctx) -> None:
     assert isinstance(ctx.event, AlarmChanged)
     ctx.note(f"alarm {ctx.event.alarm} is in ALARM after the deployment succeeded; no rollback window, notify only")
@@ -1335,6 +1355,7 @@ RULES: tuple[Rule, ...] = (
     # -- CloudWatch alarms (the event's own state timestamp, not its arrival, says when it fired)
     _ignore("alarm_not_firing", "alarm", ANY, alarm_is_not_firing, "alarm left ALARM; nothing to do"),
     _ignore("alarm_not_ours", "alarm", ANY, alarm_is_not_ours, "alarm is not one of this app's alarms"),
+    _row("note_other_color_alarm", "alarm", ANY, alarm_watches_the_other_color, note_other_color_alarm),
     _ignore("alarm_predates_deployment", "alarm", IN_FLIGHT, event_predates_deployment, "alarm fired before this deployment started: it holds promotion, it does not abort"),
     _ignore("alarm_acknowledged", "alarm", IN_FLIGHT, alarm_was_acknowledged, "an operator promoted past this alarm transition"),
     _row("rollback_on_alarm", "alarm", BAKING, always, rollback_for_event),
@@ -1409,7 +1430,7 @@ def observation_needs(state: AppState, event: Event) -> tuple[bool, bool]:
     alarms are read where a rule may promote or end a bake. An irrelevant event costs no call."""
     current = state.in_flight
     phase = phase_of(state)
-    has_alarms = bool(state.config.alarms)
+    has_alarms = bool(state.config.alarms_for(current.target_environment if current else None))
     may_promote = phase in PRE_PROMOTION or phase == S.BAKING.value
     if isinstance(event, ArtifactUploaded):
         return True, False

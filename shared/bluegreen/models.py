@@ -79,6 +79,11 @@ class Tuning(Strict):
     Numbers must be JSON numbers and flags JSON booleans: `true` is not 1 and `"300"` is not 300."""
 
     alarms: tuple[str, ...] = Field(default=(), max_length=50)
+    color_alarms: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description='Alarms that watch one color, e.g. {"mybot-green": ["mybot-green-5xx"]}: a deployment is '
+        "gated and rolled back by the app-wide alarms plus those of the color it deploys to",
+    )
     deploy_timeout_seconds: StrictInt = Field(default=1800, ge=30, le=86400)
     verify_timeout_seconds: StrictInt = Field(default=900, ge=30, le=86400)
     bake_seconds: StrictInt = Field(default=600, ge=0, le=604800)
@@ -130,6 +135,11 @@ class AppConfig(Tuning):
     @model_validator(mode="after")
     def _possible(self) -> AppConfig:
         """Combinations that would make every deployment fail are refused, naming both fields."""
+        strangers = sorted(set(self.color_alarms) - set(self.environments))
+        if strangers:
+            raise ValueError(f"color_alarms names {', '.join(strangers)}, not one of the app's environments")
+        for names in self.color_alarms.values():
+            alarm_names(names)
         if self.promote_delay_seconds >= self.verify_timeout_seconds:
             raise ValueError(
                 f"promote_delay_seconds ({self.promote_delay_seconds}) must be less than verify_timeout_seconds "
@@ -145,6 +155,17 @@ class AppConfig(Tuning):
     def other(self, environment: str) -> str:
         first, second = self.environments
         return second if environment == first else first
+
+    def all_alarms(self) -> tuple[str, ...]:
+        """Every alarm the app registered, app-wide and per color."""
+        names = dict.fromkeys(self.alarms)
+        for per_color in self.color_alarms.values():
+            names.update(dict.fromkeys(per_color))
+        return tuple(names)
+
+    def alarms_for(self, environment: str | None) -> tuple[str, ...]:
+        """The alarms that judge a deployment to `environment`: the app-wide ones and that color's."""
+        return tuple(dict.fromkeys((*self.alarms, *self.color_alarms.get(environment or "", ()))))
 
 
 class Artifact(Strict):

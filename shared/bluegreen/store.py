@@ -263,7 +263,7 @@ class DynamoStore:
             {"Put": put},
             {"Put": {"TableName": self.table, "Item": self._history_item(history)}},
         ]
-        wanted = {f"ENV#{e}" for e in state.config.environments} | {f"ALARM#{a}" for a in state.config.alarms}
+        wanted = {f"ENV#{e}" for e in state.config.environments} | {f"ALARM#{a}" for a in state.config.all_alarms()}
         for key in sorted(wanted):
             # Claim the name only if nobody else holds it: two concurrent registers cannot share a color.
             items.append(
@@ -277,7 +277,9 @@ class DynamoStore:
                 }
             )
         if previous is not None:
-            old = {f"ENV#{e}" for e in previous.config.environments} | {f"ALARM#{a}" for a in previous.config.alarms}
+            old = {f"ENV#{e}" for e in previous.config.environments} | {
+                f"ALARM#{a}" for a in previous.config.all_alarms()
+            }
             for key in sorted(old - wanted):
                 items.append({"Delete": {"TableName": self.table, "Key": {"pk": {"S": key}, "sk": {"S": LOOKUP_SK}}}})
         self._guarded(lambda: self._call("transact_write_items", TransactItems=items))

@@ -729,3 +729,42 @@ def test_ticks_between_reconciles_describe_only_the_environments_in_flight(
     injector.reset_counts()
     full = service.controller().watchdog("t2", datetime(2026, 11, 30, 12, 5, tzinfo=UTC))
     assert full["registered"] == 1 and injector.calls["dynamodb.Query"] == 2  # InFlight and Apps
+
+
+# ====================================================================== issue 11: alarms per color
+
+
+def _color_alarm(world: World, name: str) -> None:
+    world.cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        MetricName="5xx",
+        Namespace="Bot",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+
+
+def test_alarms_per_color_judge_only_the_color_deployed_to(world: World) -> None:
+    for name in ("mybot-green-5xx", "mybot-blue-5xx"):
+        _color_alarm(world, name)
+    registered = world.register(
+        bake_seconds=300, color_alarms={GREEN: ["mybot-green-5xx"], BLUE: ["mybot-blue-5xx"]}
+    )
+    assert registered["ok"], registered
+    world.upload("build-1")
+    world.complete_update(GREEN, health="Ok")
+    assert world.deployment_state() == "BAKING" and world.live() == GREEN
+    noted = world.set_alarm("ALARM", alarm="mybot-blue-5xx")  # the old color's alarm: noted only
+    assert noted["rule"] == "note_other_color_alarm" and world.deployment_state() == "BAKING"
+    rolled = world.set_alarm("ALARM", alarm="mybot-green-5xx")  # the new color's alarm: roll back
+    assert rolled["rule"] == "rollback_on_alarm" and world.live() == BLUE
+
+
+def test_color_alarms_must_name_the_apps_colors_and_exist(world: World) -> None:
+    wrong = world.register(color_alarms={"someone-else": ["mybot-errors"]})
+    assert wrong["ok"] is False and "not one of the app's environments" in wrong["error"]["message"]
+    missing = world.register(color_alarms={GREEN: ["mybot-green-typo"]})
+    assert missing["ok"] is False and "mybot-green-typo does not exist" in missing["error"]["message"]

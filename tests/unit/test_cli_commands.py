@@ -226,6 +226,21 @@ def test_register_sends_only_what_was_given(run: Any) -> None:
     }  # fmt: skip
 
 
+def test_register_sends_per_color_alarms_and_the_consumer_lease(run: Any) -> None:
+    target = FakeTarget(lambda p: app_state())
+    code, _, _ = run(
+        target, "register", "mybot", "--color-alarm", "mybot-green=g-5xx", "--color-alarm", "mybot-blue=b-5xx",
+        "--color-alarm", "mybot-green=g-latency", "--consumer-lease", "--handoff-timeout-seconds", "60",
+    )  # fmt: skip
+    assert code == 0
+    assert target.sent[0]["config"] == {
+        "color_alarms": {"mybot-green": ["g-5xx", "g-latency"], "mybot-blue": ["b-5xx"]},
+        "consumer_lease": True, "handoff_timeout_seconds": 60,
+    }  # fmt: skip
+    code, _, err = run(target, "register", "mybot", "--color-alarm", "no-equals-sign")
+    assert code != 0 and "ENVIRONMENT=ALARM" in err
+
+
 def test_function_per_action_from_the_stack_outputs() -> None:
     split = cli.Target({"override": "O", "status": "S", "register": "R"}, "bus", None, None)
     assert [split.function_for(a) for a in ("status", "apps", "register", "promote")] == ["S", "S", "R", "O"]
