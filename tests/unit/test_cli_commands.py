@@ -391,3 +391,12 @@ def test_watch_on_a_terminal_redraws_in_place_with_color(monkeypatch: pytest.Mon
     assert "\x1b[33mBAKING\x1b[0m" in text  # an in-flight state in yellow
     assert f"\x1b[{first}F\x1b[J" in text  # moved back up over the block and cleared: redrawn in place
     assert text.count("mybot-3") == 3 and "promoted" in text  # the block twice, then the event
+
+
+def test_the_readme_embeds_the_current_state_diagram(run: Any) -> None:
+    """The README's Mermaid diagram is `bluegreen rules --diagram`: a new row must show up there too."""
+    from pathlib import Path
+
+    code, out, _ = run(None, "rules", "--diagram")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert code == 0 and out.strip() in readme, "regenerate it: bluegreen rules --diagram"
