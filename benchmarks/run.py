@@ -644,10 +644,15 @@ class Bench:
         )
         assert response["ok"], response
 
-    def watchdog(self, runs: int, budget_s: float = WATCHDOG_BUDGET_S) -> dict[str, Any]:
+    def watchdog(self, runs: int, budget_s: float = WATCHDOG_BUDGET_S, *, reconcile: bool = False) -> dict[str, Any]:
         """`runs` ticks of the real watchdog handler (fewer if they exceed `budget_s`), every AWS call counted
-        by operation through botocore's hooks: whatever the code does, it is what gets reported."""
-        from tests.integration.conftest import _now_iso, sample
+        by operation through botocore's hooks: whatever the code does, it is what gets reported.
+
+        `reconcile`: a scheduled tick whose minute is a multiple of BLUEGREEN_RECONCILE_EVERY_MINUTES (the
+        idle-app reconcile over the region); otherwise a tick between reconciles (the common one)."""
+        from datetime import UTC, datetime
+
+        from tests.integration.conftest import sample
 
         seconds, bare, calls, details, outcomes = [], [], [], [], set()
         started = time.perf_counter()
@@ -655,7 +660,8 @@ class Bench:
         for _ in range(runs):
             event = sample("watchdog/scheduled.json")
             event["id"] = str(uuid.uuid4())
-            event["time"] = _now_iso()
+            now = datetime.now(UTC).replace(minute=0 if reconcile else 1)
+            event["time"] = now.isoformat().replace("+00:00", "Z")
             elapsed, out, recorded = self.timed("watchdog", lambda event=event: self.world.invoke("watchdog", event))
             assert isinstance(out, dict) and out.get("ok", True) is not False, out
             results = out.get("results") if isinstance(out.get("results"), dict) else {}
@@ -783,16 +789,17 @@ def warm_and_scale() -> dict[str, Any]:
         watchdog: dict[str, Any] = {}
         reconcile: dict[str, Any] = {}
 
-        def tick_point(in_flight: int) -> dict[str, Any]:
+        def tick_point(in_flight: int, *, reconciling: bool = False) -> dict[str, Any]:
             return {
                 "registered": bench.registered,
                 "in_flight": in_flight,
                 "eb_environments": len(bench.world.eb_backend.environments()),
-                **bench.watchdog(WATCHDOG_RUNS),
+                "reconcile_tick": reconciling,
+                **bench.watchdog(WATCHDOG_RUNS, reconcile=reconciling),
             }
 
-        # the idle-app reconcile: a tick with nothing in flight, at each number of registered apps
-        reconcile["1"] = tick_point(0)
+        # the idle-app reconcile: a reconciling tick with nothing in flight, at each number of registered apps
+        reconcile["1"] = tick_point(0, reconciling=True)
         say(f"watchdog, nothing in flight, {bench.registered} registered: {reconcile['1']['calls']} calls")
         bots: list[str] = []
         top = SCALE_POINTS[-1]
@@ -813,7 +820,7 @@ def warm_and_scale() -> dict[str, Any]:
                 bench.cycle(raw)
             scale[str(point)] = {"rollback": summarize(raw)["rollback"], "fill_s": fill}
             if point != top:
-                reconcile[str(point)] = tick_point(0)
+                reconcile[str(point)] = tick_point(0, reconciling=True)
                 calls = reconcile[str(point)]["calls"]
                 say(f"watchdog, nothing in flight, {bench.registered} registered: {calls} calls")
                 continue
@@ -829,7 +836,7 @@ def warm_and_scale() -> dict[str, Any]:
                     f"watchdog: {in_flight} in flight among {bench.registered}: "
                     f"{watchdog[f'{point}/{in_flight}']['calls']} calls"
                 )
-            reconcile[str(point)] = watchdog[f"{point}/0"]
+            reconcile[str(point)] = tick_point(0, reconciling=True)
         return {"warm": warm, "profiles": profiles, "scale": scale, "watchdog": watchdog, "reconcile": reconcile}
     finally:
         bench.close()
