@@ -1047,6 +1047,18 @@ def render(data: dict[str, Any]) -> str:
     if pkg.get("layer_parts"):
         parts = ", ".join(f"{k} {v / 1024 / 1024:.1f} MiB" for k, v in pkg["layer_parts"].items())
         lines += ["", f"Largest layer parts: {parts}."]
+    cost = data.get("metrics_cost")
+    if cost:
+        lines += [
+            "",
+            "## 6b. Metrics (EMF) cost",
+            "",
+            f"Per-transition CloudWatch metrics in embedded metric format, in a fresh process (median of "
+            f"{cost['runs']}): `import bluegreen.metrics` {ms(cost['import_s'])}, the first `record_transitions` "
+            f"{ms(cost['first_call_s'])} (powertools' Metrics loads here, lazily), a warm call "
+            f"{ms(cost['warm_call_s'])}. Target: first call <= 20 ms: "
+            f"{met(cost['first_call_s'] <= 0.020)}.",
+        ]
     lines += ["", "## Findings", "", *data["findings"], ""]
     return "\n".join(lines)
 
@@ -1176,11 +1188,43 @@ def findings(data: dict[str, Any]) -> list[str]:
     return out
 
 
+METRICS_COST = """
+import contextlib, io, sys, time
+from datetime import UTC, datetime
+from bluegreen.machine import decide
+from tests.factories import app_state, upload
+decision = decide(app_state(), upload("b"), datetime.now(UTC))
+started = time.perf_counter()
+import bluegreen.metrics
+imported = time.perf_counter()
+with contextlib.redirect_stdout(io.StringIO()):
+    bluegreen.metrics.record_transitions(decision.state, decision.notifications, datetime.now(UTC))
+    first = time.perf_counter()
+    bluegreen.metrics.record_transitions(decision.state, decision.notifications, datetime.now(UTC))
+warm = time.perf_counter()
+print(imported - started, first - imported, warm - first)
+"""
+
+
+def metrics_cost(runs: int = 7) -> dict[str, Any]:
+    """What the per-transition EMF metrics add to a cold container (issue 13): the import of
+    `bluegreen.metrics` (powertools' Metrics loads lazily), its first call and a warm call."""
+    samples = [[float(x) for x in _python(METRICS_COST).stdout.split()[-3:]] for _ in range(runs)]
+    return {
+        "runs": runs,
+        "import_s": median([s[0] for s in samples]),
+        "first_call_s": median([s[1] for s in samples]),
+        "warm_call_s": median([s[2] for s in samples]),
+    }
+
+
 def main() -> None:
     say("cold imports")
     data: dict[str, Any] = {"machine": machine(), "cold_import": cold_imports()}
     slowest = max(data["cold_import"]["modules"].items(), key=lambda kv: kv[1]["median_s"])[0]
     data["import_profile"] = import_profile(slowest)
+    say("metrics (EMF) cost in a fresh process")
+    data["metrics_cost"] = metrics_cost()
     with tempfile.TemporaryDirectory() as tmp:
         layer: Path | None = Path(tmp) / "layer" / "python"
         say("building a layer like sam build's (pip install --target, no .pyc)")
