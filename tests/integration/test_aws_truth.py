@@ -750,9 +750,7 @@ def _color_alarm(world: World, name: str) -> None:
 def test_alarms_per_color_judge_only_the_color_deployed_to(world: World) -> None:
     for name in ("mybot-green-5xx", "mybot-blue-5xx"):
         _color_alarm(world, name)
-    registered = world.register(
-        bake_seconds=300, color_alarms={GREEN: ["mybot-green-5xx"], BLUE: ["mybot-blue-5xx"]}
-    )
+    registered = world.register(bake_seconds=300, color_alarms={GREEN: ["mybot-green-5xx"], BLUE: ["mybot-blue-5xx"]})
     assert registered["ok"], registered
     world.upload("build-1")
     world.complete_update(GREEN, health="Ok")
