@@ -167,6 +167,35 @@ class World:
         return [(n["detail"]["from_state"], n["detail"]["to_state"]) for n in self.notifications()]
 
 
+class Clock:
+    """Moves time forward for the controller and for EB alike (timeouts, bakes, windows, event times)."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.offset = 0.0
+
+    def advance(self, seconds: float) -> None:
+        import time
+        from datetime import UTC, datetime, timedelta
+
+        from bluegreen import service
+
+        self.offset += seconds
+        offset = self.offset
+        service.controller().clock = lambda: datetime.now(UTC) + timedelta(seconds=offset)
+        self.world.eb_backend.clock = lambda: time.time() + offset
+
+
+def console_swap(world: World) -> None:
+    """What a person does in the EB console (or `eb swap`): bluegreen is not told."""
+    world.eb.swap_environment_cnames(SourceEnvironmentName=BLUE, DestinationEnvironmentName=GREEN)
+
+
+def details(world: World) -> list[dict[str, Any]]:
+    """The detail of every notification published since the last look."""
+    return [n["detail"] for n in world.notifications()]
+
+
 def _now_iso() -> str:
     from datetime import UTC, datetime
 

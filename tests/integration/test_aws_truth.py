@@ -18,7 +18,20 @@ from urllib.parse import quote_plus
 import pytest
 from bluegreen_local.bots import bundle, create_bot
 
-from tests.integration.conftest import ACCOUNT, ALARM, APP, BLUE, GREEN, PRODUCTION_CNAME, REGION, World, sample
+from tests.integration.conftest import (
+    ACCOUNT,
+    ALARM,
+    APP,
+    BLUE,
+    GREEN,
+    PRODUCTION_CNAME,
+    REGION,
+    Clock,
+    World,
+    console_swap,
+    details,
+    sample,
+)
 
 
 @pytest.fixture
@@ -28,40 +41,13 @@ def bot(world: World) -> Iterator[World]:
     yield world
 
 
-class Clock:
-    """Moves time forward for the controller and for EB alike (timeouts, bakes, windows, event times)."""
-
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self.offset = timedelta(0)
-
-    def advance(self, seconds: float) -> None:
-        import time
-
-        from bluegreen import service
-
-        self.offset += timedelta(seconds=seconds)
-        offset = self.offset
-        service.controller().clock = lambda: datetime.now(UTC) + offset
-        self.world.eb_backend.clock = lambda: time.time() + offset.total_seconds()
-
-
 @pytest.fixture
 def clock(bot: World) -> Clock:
     return Clock(bot)
 
 
-def console_swap(world: World) -> None:
-    """What a person does in the EB console (or `eb swap`): bluegreen is not told."""
-    world.eb.swap_environment_cnames(SourceEnvironmentName=BLUE, DestinationEnvironmentName=GREEN)
-
-
 def reasons(world: World) -> list[str]:
     return [n["detail"]["reason"] for n in world.notifications()]
-
-
-def details(world: World) -> list[dict[str, Any]]:
-    return [n["detail"] for n in world.notifications()]
 
 
 def hook(world: World, operation: str, action: Any) -> None:

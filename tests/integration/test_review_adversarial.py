@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import APP, BLUE, GREEN, PRODUCTION_CNAME, REGION, World
+from tests.integration.conftest import APP, BLUE, GREEN, PRODUCTION_CNAME, REGION, Clock, World, console_swap, details
 
 
 @pytest.fixture
@@ -23,35 +23,9 @@ def bot(world: World) -> Iterator[World]:
     yield world
 
 
-class Clock:
-    """Moves time forward for the controller and for EB alike."""
-
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self.offset = 0.0
-
-    def advance(self, seconds: float) -> None:
-        from datetime import UTC, datetime, timedelta
-
-        from bluegreen import service
-
-        self.offset += seconds
-        offset = self.offset
-        service.controller().clock = lambda: datetime.now(UTC) + timedelta(seconds=offset)
-        self.world.eb_backend.clock = lambda: time.time() + offset
-
-
 @pytest.fixture
 def clock(bot: World) -> Clock:
     return Clock(bot)
-
-
-def console_swap(world: World) -> None:
-    world.eb.swap_environment_cnames(SourceEnvironmentName=BLUE, DestinationEnvironmentName=GREEN)
-
-
-def details(world: World) -> list[dict[str, Any]]:
-    return [n["detail"] for n in world.notifications()]
 
 
 def hook(operation: str, action: Any) -> None:
