@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
@@ -168,6 +169,9 @@ class LocalStack:
             self.server.shutdown()
         if self.descriptor and self.descriptor.exists():
             self.descriptor.unlink()
+            for folder in (self.descriptor.parent, self.descriptor.parent.parent):  # port-<P>/, .local-stack/
+                with contextlib.suppress(OSError):  # not empty: another stack still runs
+                    folder.rmdir()
 
     def __enter__(self) -> LocalStack:
         return self.start()

@@ -67,6 +67,7 @@ log = logging.getLogger("bluegreen")
 RELEASED = "released"
 Failure = tuple[str, str, str | None, bool]  # effect kind, error, make_live's environment, retryable
 MAX_CONFLICTS = 8
+LEASE_HEARTBEAT_FRESH = timedelta(seconds=60)  # a lease holder silent longer than this is not polling
 FRESH_SECONDS = 5.0  # an observation this recent may stand in for the swap's own describe
 OUTBOX_MAX_ATTEMPTS = 20  # transient delivery failures before the notifications are dropped (kept in history)
 PINNED_PREFIX = "_bluegreen/"
@@ -319,7 +320,15 @@ class Controller:
         from bluegreen.consumer import lease_holders
 
         views = lease_holders(client("dynamodb"), self.settings.table, [s.app for s in states])
-        return {s.app: (views[s.app].holder if s.app in views else None) for s in states}
+        now_ms = int(self.clock().timestamp() * 1000)
+        fresh_ms = int(LEASE_HEARTBEAT_FRESH.total_seconds() * 1000)
+
+        def alive(view: Any) -> str | None:
+            # a holder that stopped heartbeating (a crashed bot) does not verify a hand-over
+            beat = view.heartbeat_at
+            return view.holder if beat is not None and now_ms - beat <= fresh_ms else None
+
+        return {s.app: (alive(views[s.app]) if s.app in views else None) for s in states}
 
     # ================================================================== register
 
@@ -372,6 +381,10 @@ class Controller:
             paused=previous.paused if previous else False,
             paused_at=previous.paused_at if previous else None,
             last_succeeded=previous.last_succeeded if previous else None,
+            # what makes a late redelivery recognisable survives a re-register
+            seen_events=previous.seen_events if previous else (),
+            accepted_uploads=previous.accepted_uploads if previous else (),
+            unsettled_environment=previous.unsettled_environment if previous else None,
             outbox=previous.outbox if previous else Outbox(),
             deployment_seq=previous.deployment_seq if previous else 0,
             revision=(previous.revision if previous else 0) + 1,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import BadInput, BluegreenError, Transient
 from bluegreen.models import (
     AppState,
     CreateVersion,
@@ -47,6 +47,13 @@ def create_version(ctx: EffectContext, effect: Any) -> None:
     """On EB's application-version quota, make room among the versions bluegreen created for this app
     (beyond its retention, none in use), then try once more: a full quota never wedges deployments."""
     assert isinstance(effect, CreateVersion)
+    key = ctx.state.config.signing_key_arn
+    if key:
+        # The app's signing rule now, not when the build arrived: a build queued (or retried) before the
+        # app required signatures must carry a good one too.
+        from bluegreen.aws.signing import Signatures
+
+        Signatures().verify(key, effect.artifact.sha256, effect.artifact.signature)
     try:
         ctx.beanstalk.ensure_version(effect.application_name, effect.artifact)
     except BluegreenError as error:
@@ -96,7 +103,12 @@ def hand_over(ctx: EffectContext, effect: Any) -> None:
     from bluegreen.aws.clients import client
     from bluegreen.consumer import hand_over as set_desired
 
-    set_desired(client("dynamodb"), ctx.table, effect.app, effect.environment)
+    try:
+        set_desired(client("dynamodb"), ctx.table, effect.app, effect.environment)
+    except Transient:
+        raise
+    except Exception as error:
+        raise BadInput(f"consumer lease hand-over to {effect.environment}: {error}") from error
 
 
 RUNNERS: dict[str, Callable[[EffectContext, Any], None]] = {

@@ -921,7 +921,6 @@ def promote(ctx: Ctx, reason: str, acknowledged: tuple[str, ...] = ()) -> None:
     bake = timedelta(seconds=ctx.state.config.bake_seconds)
     ctx.update(live_environment=deployment.target_environment)
     ctx.effects.append(MakeLive(environment=deployment.target_environment, other=deployment.previous_environment))
-    hand_over(ctx, deployment.target_environment)
     ctx.move(
         S.BAKING,
         reason,
@@ -929,6 +928,7 @@ def promote(ctx: Ctx, reason: str, acknowledged: tuple[str, ...] = ()) -> None:
         promoted_at=ctx.now,
         acknowledged_alarms=(*deployment.acknowledged_alarms, *acknowledged),
     )
+    hand_over(ctx, deployment.target_environment)  # after the note: the swap's news never waits on the lease
 
 
 def promote_now(ctx: Ctx) -> None:
@@ -969,8 +969,8 @@ def roll_back(ctx: Ctx, reason: str) -> None:
     deployment = ctx.deployment
     ctx.update(live_environment=deployment.previous_environment, last_good_version=deployment.previous_version)
     ctx.effects.append(MakeLive(environment=deployment.previous_environment, other=deployment.target_environment))
-    hand_over(ctx, deployment.previous_environment)
     ctx.move(S.ROLLED_BACK, reason)
+    hand_over(ctx, deployment.previous_environment)
 
 
 def hand_over(ctx: Ctx, environment: str) -> None:
@@ -1183,7 +1183,7 @@ def resume(ctx: Ctx) -> None:
     if current is not None and paused > timedelta(0):
         shifted = {
             name: value + paused
-            for name in ("state_since", "promote_at", "bake_until")
+            for name in ("state_since", "promote_at", "bake_until", "refused_since", "promoted_at")
             if (value := getattr(current, name)) is not None
         }
         ctx.update_deployment(paused_seconds=current.paused_seconds + paused.total_seconds(), **shifted)

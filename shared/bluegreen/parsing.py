@@ -167,6 +167,8 @@ def _notice(
     requester: str | None,
 ) -> ArtifactNotice:
     etag = etag.strip('"')
+    if version_id == "null":
+        version_id = None  # S3's id for every object of an unversioned (or suspended) bucket: not an identity
     return ArtifactNotice(
         bucket=bucket,
         key=key,

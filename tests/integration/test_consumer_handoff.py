@@ -27,9 +27,12 @@ def advance(world: World, seconds: float) -> None:
     world.eb_backend.clock = lambda: time.time() + seconds
 
 
-def lease(world: World, environment: str) -> ConsumerLease:
+def lease(world: World, environment: str, offset: float = 0.0) -> ConsumerLease:
+    import time
+
+    client = world.session.client("dynamodb")
     return ConsumerLease(
-        world.stack.table, APP, environment, heartbeat_seconds=1.0, client=world.session.client("dynamodb")
+        world.stack.table, APP, environment, heartbeat_seconds=1.0, client=client, clock=lambda: time.time() + offset
     )
 
 
@@ -47,8 +50,19 @@ def test_promotion_hands_the_lease_over_and_the_bake_ends_only_once_the_new_colo
     green = lease(bot, GREEN)
     assert green.try_acquire() is not None
     advance(bot, 61)
+    assert lease(bot, GREEN, offset=61).try_acquire() is not None  # green is alive: a fresh heartbeat
     bot.tick()
     assert bot.deployment_state() == "SUCCEEDED"
+
+
+def test_a_new_color_that_takes_the_lease_then_dies_is_rolled_back(bot: World) -> None:
+    """Only a holder with a fresh heartbeat verifies the hand-over: a crashed bot's name does not."""
+    bot.upload("build-1")
+    bot.complete_update(GREEN, health="Ok")
+    assert lease(bot, GREEN).try_acquire() is not None
+    advance(bot, 61)  # green stopped heartbeating a minute ago
+    bot.tick()
+    assert bot.deployment_state() == "ROLLED_BACK" and bot.live() == BLUE
 
 
 def test_a_new_color_that_never_takes_the_lease_is_rolled_back_with_the_lease(bot: World) -> None:
