@@ -971,9 +971,9 @@ def _rule_targets(rule_name: str) -> list[tuple[str | None, str, int]] | None:
                 and (target := state_of(call.args[1]))
             ):
                 found.append((None, target, depth))
-            elif isinstance(call.func, ast.Name) and callable(getattr(machine, name, None)):
-                helper = getattr(machine, name)
-                if inspect.isfunction(helper) and helper.__module__ == machine.__name__:
+            elif isinstance(call.func, ast.Name) and callable(function.__globals__.get(name)):
+                helper = function.__globals__[name]  # resolved where the step lives (the machine is a package)
+                if inspect.isfunction(helper) and helper.__module__.startswith(machine.__name__):
                     walk(helper, depth + 1, seen)
 
     walk(rule.step, 0, set())

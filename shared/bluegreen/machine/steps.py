@@ -1,0 +1,594 @@
+"""Steps: what a row does to the draft state, its effects and its notes. Each is named for its decision."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bluegreen.machine.core import (
+    ESCALATE_REFUSED_ROLLBACK,
+    Ctx,
+    Note,
+    S,
+)
+from bluegreen.machine.guards import (
+    alarm_verdict,
+    judged_color,
+    newer_upload_than,
+    queued_artifact_can_start,
+)
+from bluegreen.models import (
+    AlarmChanged,
+    Artifact,
+    ArtifactRef,
+    ArtifactUploaded,
+    CreateVersion,
+    Deployment,
+    EffectFailed,
+    EnvironmentUpdated,
+    HandOver,
+    HealthChanged,
+    MakeLive,
+    OverrideIssued,
+    PruneVersions,
+    UpdateEnvironment,
+)
+
+# ====================================================================== steps (what a row does)
+
+
+def start_deployment(ctx: Ctx, artifact_reason: str, artifact: Artifact | None = None) -> None:
+    """Deploy an artifact (given, the event's, or the queued one) to the idle color EB reports."""
+    if artifact is None:
+        artifact = ctx.event.artifact if isinstance(ctx.event, ArtifactUploaded) else ctx.state.queued
+    assert artifact is not None
+    state = ctx.state
+    seq = state.deployment_seq + 1
+    idle = state.idle_environment
+    deployment = Deployment(
+        id=f"{state.app}-{seq}",
+        artifact=artifact,
+        state=S.DEPLOYING,
+        target_environment=idle,
+        previous_environment=state.live_environment,
+        previous_version=state.last_good_version,
+        started_at=ctx.now,
+        state_since=ctx.now,
+        reason=artifact_reason,
+    )
+    keep_queued = state.queued if state.queued is not None and state.queued.label != artifact.label else None
+    ctx.update(deployment_seq=seq, queued=keep_queued)
+    # EB takes one update at a time and refuses one unless the color is Ready: wait for it.
+    observed_idle = ctx.env(idle)
+    busy = state.unsettled_environment == idle or (observed_idle is not None and not observed_idle.ready)
+    held = None
+    if observed_idle is not None and not observed_idle.ready:
+        held = f"EB reports {idle} {observed_idle.status}; the update starts when it is Ready"
+    deployment = deployment.model_copy(
+        update={"update_started": not busy, "update_started_at": None if busy else ctx.now, "held": held}
+    )
+    ctx.update(deployment=deployment)
+    reason = f"{artifact_reason} ({held})" if held else artifact_reason
+    ctx.notes.append(Note(None, S.DEPLOYING.value, reason, deployment, len(ctx.effects), state.live_environment))
+    ctx.effects.append(CreateVersion(application_name=state.config.application_name, artifact=artifact))
+    if not busy:
+        ctx.effects.append(update_idle(ctx))
+
+
+def update_idle(ctx: Ctx) -> UpdateEnvironment:
+    return UpdateEnvironment(
+        application_name=ctx.state.config.application_name,
+        environment=ctx.deployment.target_environment,
+        version_label=ctx.deployment.version,
+    )
+
+
+def deploy_to_idle(ctx: Ctx) -> None:
+    start_deployment(ctx, artifact_reason(ctx))
+
+
+def artifact_reason(ctx: Ctx) -> str:
+    if isinstance(ctx.event, ArtifactUploaded):
+        return f"artifact {ctx.event.artifact.key} uploaded; deploying to the idle color"
+    return "starting the queued artifact"
+
+
+def supersede_and_deploy(ctx: Ctx) -> None:
+    assert isinstance(ctx.event, ArtifactUploaded)
+    ctx.move(S.SUPERSEDED, f"superseded by newer artifact {ctx.event.artifact.key}")
+    start_deployment(ctx, artifact_reason(ctx))
+
+
+def queue_artifact(ctx: Ctx) -> None:
+    assert isinstance(ctx.event, ArtifactUploaded)
+    replaced = ctx.state.queued
+    ctx.update(queued=ctx.event.artifact)
+    if ctx.state.paused:
+        why = "paused"
+    elif ctx.state.in_flight is not None:
+        why = f"a deployment is {ctx.deployment.state.value}"
+    else:
+        why = "the last deployment's rollback window is open"
+    extra = f", replacing queued {replaced.key}" if replaced else ""
+    ctx.note(f"artifact {ctx.event.artifact.key} queued: {why}{extra}")
+
+
+def skip_older_upload(ctx: Ctx) -> None:
+    """Not a step: `_ignore(..., notify=True)` uses the reason below for its notification."""
+
+
+def older_upload_reason(ctx: Ctx) -> str:
+    assert isinstance(ctx.event, ArtifactUploaded)
+    newer = newer_upload_than(ctx.state, ctx.event.artifact)
+    assert newer is not None
+    return (
+        f"artifact {ctx.event.artifact.key} ignored: it was uploaded before {newer.key} "
+        f"({newer.label}), which is in flight, queued or already live; upload it again to deploy it"
+    )
+
+
+def correct_live_color(ctx: Ctx) -> None:
+    """A console swap, `eb swap`, or a swap we did not record: take EB's word for the live color."""
+    holder = ctx.holder()
+    assert holder is not None
+    believed = ctx.state.live_environment
+    observation = ctx.env(holder)
+    version = observation.version_label if observation else None
+    ctx.update(live_environment=holder, last_good_version=version)
+    hand_over(ctx, holder)  # the consumer lease follows traffic, whoever moved it
+    ctx.note(
+        f"reconciled: EB reports the production CNAME on {holder} (running {version}), not {believed}; "
+        f"someone swapped outside bluegreen, so {ctx.state.idle_environment} is now the idle color"
+    )
+
+
+def abort_production_moved(ctx: Ctx) -> None:
+    """Someone moved production onto the color this deployment updates. If that color already runs the
+    new version (Ready), it was a promotion by hand: bake it, alarms armed. Otherwise stop touching it."""
+    holder = ctx.holder()
+    assert holder is not None
+    observation = ctx.env(holder)
+    version = observation.version_label if observation else None
+    current = ctx.deployment
+    if observation is not None and observation.ready and version == current.version:
+        ctx.update(live_environment=holder)
+        hand_over(ctx, holder)
+        ctx.move(
+            S.BAKING,
+            f"reconciled: EB reports the production CNAME on {holder}, promoted outside bluegreen; "
+            f"baking it with the app's alarms armed",
+            bake_until=ctx.now + timedelta(seconds=ctx.state.config.bake_seconds),
+            promoted_at=ctx.now,
+        )
+        return
+    ctx.update(live_environment=holder, last_good_version=version)
+    hand_over(ctx, holder)
+    abort(
+        ctx,
+        f"reconciled: EB reports the production CNAME on {holder} (running {version}), moved outside bluegreen "
+        f"while it was being deployed to; deployment stopped",
+        start_next=False,
+    )
+
+
+def record_outside_rollback(ctx: Ctx) -> None:
+    """Traffic is back on the previous color although we did not move it (a console swap back)."""
+    holder = ctx.holder()
+    assert holder is not None
+    observation = ctx.env(holder)
+    ctx.update(live_environment=holder, last_good_version=observation.version_label if observation else None)
+    hand_over(ctx, holder)
+    ctx.move(
+        S.ROLLED_BACK,
+        f"reconciled: EB reports the production CNAME back on {holder}; traffic was moved outside bluegreen",
+    )
+
+
+def start_waiting_update(ctx: Ctx) -> None:
+    ctx.update(
+        deployment=ctx.deployment.model_copy(
+            update={"update_started": True, "update_started_at": ctx.now, "state_since": ctx.now, "held": None}
+        ),
+        unsettled_environment=None,
+    )
+    ctx.effects.append(update_idle(ctx))
+    ctx.note(f"{ctx.deployment.target_environment} is Ready; deploying the new version now")
+
+
+def verify_then_maybe_promote(ctx: Ctx) -> None:
+    config = ctx.state.config
+    delay = timedelta(seconds=config.promote_delay_seconds)
+    ctx.move(
+        S.VERIFYING,
+        "the idle color is Ready and healthy on the new version",
+        promote_at=ctx.now + delay,
+        unhealthy_since=None,
+    )
+    if not config.auto_promote:
+        deadline = ctx.now + timedelta(seconds=config.approval_timeout_seconds)
+        ctx.hold(
+            f"awaiting approval until {deadline.isoformat()} (then it aborts): "
+            f"`bluegreen approve {ctx.state.app}` lets it through"
+        )
+        return
+    if ctx.state.paused or config.promote_delay_seconds != 0:
+        return
+    verdict = alarm_verdict(ctx)
+    if verdict.clear:
+        promote(ctx, "auto-promotion: swapping the production CNAME to the verified color")
+    else:
+        hold_for_alarms(ctx)
+
+
+def hold_for_alarms(ctx: Ctx) -> None:
+    verdict = alarm_verdict(ctx)
+    if verdict.unreadable:
+        ctx.hold(f"promotion held: {verdict.unreadable} (fails closed)")
+    elif verdict.old:
+        ctx.hold(
+            f"promotion held: alarm {', '.join(verdict.old)} has been in ALARM since before this deployment; "
+            f"it promotes when the alarm clears, or `promote --force` for a hotfix"
+        )
+    else:
+        ctx.hold(f"promotion held: alarm {', '.join(verdict.new)} is in ALARM")
+
+
+def hold_bake_end(ctx: Ctx) -> None:
+    verdict = alarm_verdict(ctx)
+    if verdict.clear:
+        what = f"{ctx.deployment.target_environment} does not hold the consumer lease yet"
+    else:
+        what = verdict.unreadable or f"alarm {', '.join(verdict.old)} is in ALARM"
+    ctx.hold(f"bake time is over but {what}; the deployment succeeds once that clears")
+
+
+def promote(ctx: Ctx, reason: str, acknowledged: tuple[str, ...] = ()) -> None:
+    deployment = ctx.deployment
+    bake = timedelta(seconds=ctx.state.config.bake_seconds)
+    ctx.update(live_environment=deployment.target_environment)
+    ctx.effects.append(MakeLive(environment=deployment.target_environment, other=deployment.previous_environment))
+    ctx.move(
+        S.BAKING,
+        reason,
+        bake_until=ctx.now + bake,
+        promoted_at=ctx.now,
+        acknowledged_alarms=(*deployment.acknowledged_alarms, *acknowledged),
+    )
+    hand_over(ctx, deployment.target_environment)  # after the note: the swap's news never waits on the lease
+
+
+def promote_now(ctx: Ctx) -> None:
+    promote(ctx, "promotion delay elapsed: swapping the production CNAME to the verified color")
+
+
+def retry_refused_swap(ctx: Ctx) -> None:
+    promote(ctx, "both colors are Ready again: retrying the swap EB refused")
+
+
+def succeed(ctx: Ctx, reason: str) -> None:
+    ctx.move(S.SUCCEEDED, reason)
+    deployment = ctx.deployment
+    ctx.update(last_good_version=deployment.version, last_succeeded=ArtifactRef.of(deployment.artifact))
+    ctx.effects.append(
+        PruneVersions(
+            application_name=ctx.state.config.application_name,
+            app=ctx.state.app,
+            keep=ctx.state.config.version_retention,
+            protect=tuple(v for v in (deployment.version, deployment.previous_version) if v),
+        )
+    )
+    if queued_artifact_can_start(ctx):
+        start_deployment(ctx, "starting the queued artifact")
+
+
+def finish_bake(ctx: Ctx) -> None:
+    succeed(ctx, "bake time over with no alarm")
+
+
+def abort(ctx: Ctx, reason: str, *, start_next: bool = True) -> None:
+    ctx.move(S.ABORTED, reason)
+    if start_next and queued_artifact_can_start(ctx):
+        start_deployment(ctx, "starting the queued artifact")
+
+
+def roll_back(ctx: Ctx, reason: str) -> None:
+    deployment = ctx.deployment
+    ctx.update(live_environment=deployment.previous_environment, last_good_version=deployment.previous_version)
+    ctx.effects.append(MakeLive(environment=deployment.previous_environment, other=deployment.target_environment))
+    ctx.move(S.ROLLED_BACK, reason)
+    hand_over(ctx, deployment.previous_environment)
+
+
+def hand_over(ctx: Ctx, environment: str) -> None:
+    """Polling bots: the consumer lease follows traffic, after the swap (the old holder finishes its poll,
+    commits its progress and releases; only then can the new color acquire it)."""
+    if ctx.state.config.consumer_lease:
+        ctx.effects.append(HandOver(app=ctx.state.app, environment=environment))
+
+
+def rollback_for_missed_handoff(ctx: Ctx) -> None:
+    holder = ctx.observed.lease_holder if ctx.observed else None
+    roll_back(
+        ctx,
+        f"{ctx.deployment.target_environment} did not take the consumer lease within "
+        f"{ctx.state.config.handoff_timeout_seconds}s of promotion (held by {holder or 'nobody'}); "
+        f"traffic and the lease returned to {ctx.deployment.previous_environment}",
+    )
+
+
+def _event_label(ctx: Ctx) -> str:
+    event = ctx.event
+    if isinstance(event, AlarmChanged):
+        return f"alarm {event.alarm} is in ALARM"
+    if isinstance(event, HealthChanged):
+        return f"{event.environment} health is {event.health}"
+    if isinstance(event, EnvironmentUpdated):
+        return f"update of {event.environment} failed: {event.message or 'no message'}"
+    if isinstance(event, OverrideIssued):
+        return f"{event.action} by {event.actor}: {event.reason}"
+    if isinstance(event, EffectFailed):
+        return f"{event.effect} failed: {event.error}"
+    return "watchdog"
+
+
+def abort_for_event(ctx: Ctx) -> None:
+    abort(ctx, f"{_event_label(ctx)} before promotion; traffic never moved")
+
+
+def rollback_for_event(ctx: Ctx) -> None:
+    roll_back(ctx, f"{_event_label(ctx)}; traffic returned to {ctx.deployment.previous_environment}")
+
+
+def rollback_for_late_alarm(ctx: Ctx) -> None:
+    assert isinstance(ctx.event, AlarmChanged)
+    roll_back(
+        ctx,
+        f"alarm {ctx.event.alarm} went to ALARM at {ctx.event.at.isoformat()}, during the bake (its event arrived "
+        f"after the bake ended); traffic returned to {ctx.deployment.previous_environment}",
+    )
+
+
+def note_late_alarm_without_rollback(ctx: Ctx) -> None:
+    assert isinstance(ctx.event, AlarmChanged)
+    ctx.note(
+        f"ACTION NEEDED: alarm {ctx.event.alarm} went to ALARM during the bake of {ctx.deployment.version}, but "
+        f"{ctx.deployment.previous_environment} no longer runs {ctx.deployment.previous_version} healthily, so "
+        f"bluegreen cannot roll back; deploy a fix"
+    )
+
+
+def rollback_for_firing_alarm(ctx: Ctx) -> None:
+    names = ", ".join(alarm_verdict(ctx).new)
+    roll_back(
+        ctx,
+        f"watchdog found alarm {names} in ALARM; traffic returned to {ctx.deployment.previous_environment}",
+    )
+
+
+def abort_for_firing_alarm(ctx: Ctx) -> None:
+    abort(ctx, f"watchdog found alarm {', '.join(alarm_verdict(ctx).new)} in ALARM before promotion")
+
+
+def rollback_unhealthy_live(ctx: Ctx) -> None:
+    target = ctx.target()
+    health = target.health_status or target.health if target else "unhealthy"
+    roll_back(ctx, f"promoted color {ctx.deployment.target_environment} is {health}; traffic returned")
+
+
+def _health_of(ctx: Ctx) -> str:
+    target = ctx.target()
+    if target is not None:
+        return target.health_status or target.health
+    return ctx.event.health if isinstance(ctx.event, HealthChanged) else "unhealthy"
+
+
+def start_health_grace(ctx: Ctx) -> None:
+    grace = ctx.state.config.health_grace_seconds
+    ctx.update_deployment(unhealthy_since=ctx.now)
+    ctx.note(
+        f"{ctx.deployment.target_environment} is {_health_of(ctx)} on the new version; "
+        f"the deployment aborts if it lasts {grace}s"
+    )
+
+
+def clear_health_grace(ctx: Ctx) -> None:
+    ctx.update_deployment(unhealthy_since=None)
+    ctx.note(f"{ctx.deployment.target_environment} recovered: healthy on the new version again")
+
+
+def abort_unhealthy_idle(ctx: Ctx) -> None:
+    grace = ctx.state.config.health_grace_seconds
+    lasted = f" for {grace}s" if grace else ""
+    abort(
+        ctx,
+        f"{ctx.deployment.target_environment} health is {_health_of(ctx)}{lasted} before promotion; "
+        "traffic never moved",
+    )
+
+
+def abort_update_kept_old_version(ctx: Ctx) -> None:
+    target = ctx.target()
+    running = target.version_label if target else None
+    abort(
+        ctx,
+        f"EB reports the update of {ctx.deployment.target_environment} complete but it still runs {running}, "
+        f"not {ctx.deployment.version}: the update failed; traffic never moved",
+    )
+
+
+def note_managed_update(ctx: Ctx) -> None:
+    """A managed platform update is EB's, not ours: deployments and swaps wait for the color to be Ready
+    (a deployment waits to start; a refused swap is retried), and people hear why."""
+    assert isinstance(ctx.event, EnvironmentUpdated)
+    ctx.note(
+        f"EB managed platform update on {ctx.event.environment} ({ctx.event.message}); "
+        "deployments and swaps wait until both colors are Ready"
+    )
+
+
+def abort_observed_failed_update(ctx: Ctx) -> None:
+    abort(ctx, "watchdog: the idle color is Ready on another version, so its update failed")
+
+
+def abort_deploy_timeout(ctx: Ctx) -> None:
+    abort(ctx, f"deploy timeout ({ctx.state.config.deploy_timeout_seconds}s) before the idle color was healthy")
+
+
+def abort_verify_timeout(ctx: Ctx) -> None:
+    config = ctx.state.config
+    if ctx.deployment.state == S.VERIFYING and not config.auto_promote:
+        abort(
+            ctx,
+            f"not approved within approval_timeout_seconds ({config.approval_timeout_seconds}s); traffic never moved",
+        )
+        return
+    held = f" ({ctx.deployment.held})" if ctx.deployment.held else ""
+    abort(ctx, f"verify timeout ({config.verify_timeout_seconds}s) without promotion{held}")
+
+
+def start_queued(ctx: Ctx) -> None:
+    start_deployment(ctx, "starting the queued artifact")
+
+
+def note_other_color_alarm(ctx: Ctx) -> None:
+    assert isinstance(ctx.event, AlarmChanged)
+    ctx.note(
+        f"alarm {ctx.event.alarm} is in ALARM; it watches another color than "
+        f"{judged_color(ctx) or 'the one deployed to'}, so it is noted, not acted on"
+    )
+
+
+def note_alarm_after_success(ctx: Ctx) -> None:
+    assert isinstance(ctx.event, AlarmChanged)
+    ctx.note(f"alarm {ctx.event.alarm} is in ALARM after the deployment succeeded; no rollback window, notify only")
+
+
+def operator_promote(ctx: Ctx) -> None:
+    assert isinstance(ctx.event, OverrideIssued)
+    verdict = alarm_verdict(ctx)
+    acknowledged: tuple[str, ...] = ()
+    reason = f"{ctx.event.action}d by {ctx.event.actor}: {ctx.event.reason}"
+    if not verdict.clear:
+        firing = ", ".join((*verdict.new, *verdict.old)) or "unreadable"
+        reason += f" (forced past alarm {firing}: {verdict.unreadable or 'in ALARM'})"
+        acknowledged = verdict.old_keys + tuple(
+            f"{a.name}@{a.since.isoformat() if a.since else ''}"
+            for a in (ctx.observed.alarms if ctx.observed else ())
+            if a.name in verdict.new
+        )
+    if ctx.deployment.state == S.DEPLOYING:
+        ctx.move(S.VERIFYING, "the idle color is Ready and healthy on the new version")
+    promote(ctx, reason, acknowledged)
+
+
+def operator_finish_bake(ctx: Ctx) -> None:
+    assert isinstance(ctx.event, OverrideIssued)
+    succeed(ctx, f"bake ended early by {ctx.event.actor}: {ctx.event.reason}")
+
+
+def operator_drop_queued(ctx: Ctx) -> None:
+    assert ctx.state.queued is not None
+    key = ctx.state.queued.key
+    ctx.update(queued=None)
+    ctx.note(f"queued artifact {key} dropped by abort")
+
+
+def pause(ctx: Ctx) -> None:
+    assert isinstance(ctx.event, OverrideIssued)
+    ctx.update(paused=True, paused_at=ctx.now)
+    ctx.note(f"paused by {ctx.event.actor}: {ctx.event.reason}")
+
+
+def resume(ctx: Ctx) -> None:
+    """Deadlines did not run while paused: move them by the time spent paused."""
+    assert isinstance(ctx.event, OverrideIssued)
+    current = ctx.state.in_flight
+    paused = ctx.paused_for()
+    if current is not None and ctx.state.paused_at is not None and current.started_at > ctx.state.paused_at:
+        paused = max(ctx.now - current.started_at, timedelta(0))  # it started during the pause
+    ctx.update(paused=False, paused_at=None)
+    if current is not None and paused > timedelta(0):
+        shifted = {
+            name: value + paused
+            for name in ("state_since", "promote_at", "bake_until", "refused_since", "promoted_at")
+            if (value := getattr(current, name)) is not None
+        }
+        ctx.update_deployment(paused_seconds=current.paused_seconds + paused.total_seconds(), **shifted)
+    ctx.note(f"resumed by {ctx.event.actor}: {ctx.event.reason}")
+    if ctx.state.in_flight is None and queued_artifact_can_start(ctx):
+        start_deployment(ctx, "resumed: starting the queued artifact")
+
+
+def retry(ctx: Ctx) -> None:
+    assert isinstance(ctx.event, OverrideIssued)
+    reason = f"retry of {ctx.deployment.id} by {ctx.event.actor}: {ctx.event.reason}"
+    start_deployment(ctx, reason, ctx.deployment.artifact)
+
+
+def abort_after_failed_effect(ctx: Ctx) -> None:
+    abort_for_event(ctx)
+
+
+def record_refused_promotion(ctx: Ctx) -> None:
+    """EB refused the promotion swap: traffic never moved. Say so, and retry when both colors are Ready."""
+    assert isinstance(ctx.event, EffectFailed)
+    current = ctx.deployment
+    ctx.update(live_environment=current.previous_environment)
+    then = (
+        "retrying when both colors are Ready, until the verify timeout"
+        if ctx.event.retryable
+        else "EB will not accept it as things are: fix it and promote again, or it aborts at the verify timeout"
+    )
+    ctx.move(
+        S.SWAP_REFUSED,
+        f"EB refused the swap ({ctx.event.error}); traffic stays on {current.previous_environment}; {then}",
+        bake_until=None,
+        promoted_at=None,
+        refused_since=current.refused_since or ctx.now,
+        refusal_retryable=ctx.event.retryable,
+    )
+
+
+def record_refused_rollback(ctx: Ctx) -> None:
+    """EB refused the swap back: production still runs the new build. Never report otherwise."""
+    assert isinstance(ctx.event, EffectFailed)
+    current = ctx.deployment
+    ctx.update(live_environment=current.target_environment)
+    ctx.move(
+        S.ROLLBACK_REFUSED,
+        f"ROLLBACK REFUSED by EB ({ctx.event.error}): traffic is still on {current.target_environment} "
+        f"({current.version}); retrying every minute while both colors are Ready",
+        finished_at=None,
+        refused_since=current.refused_since or ctx.now,
+    )
+
+
+def note_swap_refused_again(ctx: Ctx) -> None:
+    assert isinstance(ctx.event, EffectFailed)
+    ctx.note(f"EB refused the swap again: {ctx.event.error}")
+
+
+def retry_refused_rollback(ctx: Ctx) -> None:
+    roll_back(
+        ctx,
+        f"both colors are Ready: retried the refused rollback; traffic returned to "
+        f"{ctx.deployment.previous_environment}",
+    )
+
+
+def operator_retry_rollback(ctx: Ctx) -> None:
+    assert isinstance(ctx.event, OverrideIssued)
+    roll_back(
+        ctx,
+        f"rollback retried by {ctx.event.actor}: {ctx.event.reason}; traffic returned to "
+        f"{ctx.deployment.previous_environment}",
+    )
+
+
+def escalate_refused_rollback(ctx: Ctx) -> None:
+    current = ctx.deployment
+    ctx.update_deployment(escalated=True)
+    ctx.note(
+        f"ESCALATION: the rollback has been refused by EB for {int(ESCALATE_REFUSED_ROLLBACK.total_seconds() // 60)} "
+        f"minutes; production still runs {current.version} on {current.target_environment}. "
+        f"Check both environments in the EB console, then `bluegreen rollback {ctx.state.app}`"
+    )
