@@ -38,6 +38,8 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from bluegreen.term import parse_iso
+
 BUTTONS = ("promote", "rollback", "abort", "pause", "resume")
 HISTORY_LIMIT = 50
 APPS_REFRESH_SECONDS = 30.0
@@ -201,8 +203,8 @@ def timeline(status: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     if not steps:  # the history window no longer holds the start: the state as the item says
         steps.append({"state": deployment.get("state"), "since": deployment.get("state_since"), "reason": ""})
     for step, following in zip(steps, [*steps[1:], None], strict=True):
-        start = _parse(step["since"])
-        end = _parse(following["since"]) if following else None
+        start = parse_iso(step["since"])
+        end = parse_iso(following["since"]) if following else None
         finished = following is None and deployment.get("state") not in _IN_FLIGHT
         step["until"] = following["since"] if following else None
         step["current"] = following is None and not finished
@@ -237,16 +239,6 @@ def waiting(status: dict[str, Any]) -> dict[str, Any] | None:
     if state == "BAKING":
         return {"what": "the bake to end with no alarm", "until": deployment.get("bake_until")}
     return None
-
-
-def _parse(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _short(error: BaseException) -> str:
