@@ -1279,30 +1279,6 @@ def main() -> None:
         print(f"  {row['key']:55} {row['value']!s:>10}  {row['target']:20.20}  {issue14.met(row['met'])}", file=CONSOLE)
 
 
-def alarm_reaction() -> str:
-    """SetAlarmState -> swap on the local stack, in its own process (see benchmarks/alarm_reaction.py)."""
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "alarm_reaction.py")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    if done.returncode != 0:
-        return f"Not measured: the local-stack run failed ({done.stderr.strip().splitlines()[-1:]})."
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    samples = ", ".join(f"{s * 1000:.0f}" for s in result["samples_s"])
-    return (
-        "Median time from `cloudwatch set-alarm-state ALARM` to the CNAME swap: "
-        f"**{result['median_s'] * 1000:.0f} ms** "
-        f"over {result['runs']} runs (samples, ms: {samples}). AlarmFunction invocations per reaction: "
-        f"{result['invocations']} (target 1). The path is the deployed one: the alarm event on the default bus, "
-        "the template's rule (moto's matching), its queue, the dispatcher, the handler, the swap; the dispatcher's "
-        "SQS long poll is part of the figure. Reproduce: `.venv/bin/python benchmarks/alarm_reaction.py`."
-    )
-
-
 def console(data: dict[str, Any]) -> None:
     cold, warm = data["cold_import"], data["warm"]
     say(f"done in {data['wall_s']:.0f}s; wrote benchmarks/RESULTS.md and benchmarks/results.json")
