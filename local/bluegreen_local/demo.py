@@ -197,6 +197,9 @@ class Demo:
         history = self.invoke({"action": "status", "app": APP, "history_limit": 100})["history"]
         print(f"   history records  {len(history)};  notifications seen {len(self.notifications)}")
         print(f"   EB CNAME swaps   {self.stack.eb.swap_count}")
+        from bluegreen_local.polling_scene import PollingScene  # issue 12: a polling bot's hand-over
+
+        self.failures += PollingScene(self.stack).run().failures
         total = time.monotonic() - self.started
         if self.failures:
             print(f"\ndemo FAILED after {total:.1f}s:")
