@@ -9,19 +9,27 @@
 - Simulated EB: updates take `update_seconds`, then EB's real-shaped events go to the default bus.
 - S3 notifications in AWS's shapes (`s3_events`): the raw key in EventBridge "Object Created", a
   form-encoded key in `Records[]`, increasing sequencers, on the default bus only.
+- Release gates (docs/gates.md): the EB router (`router.Router`) answers HTTP for the simulated
+  environments' CNAMEs; this process's `HTTP_PROXY` points at it (loopback bypasses it, `NO_PROXY`), and
+  the controller's HTTP checks go through it (`router.route_gates_through`). Lambda hooks: moto's Lambda
+  runs no code, so `register_hook(name, fn)` creates the function in moto and runs `fn` on each invoke of
+  it (asynchronous ones in a thread, retried twice like Lambda); `http_check_hook()` is a ready one.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
+import io
 import json
 import logging
 import os
 import threading
 import time
 import traceback
+import urllib.parse
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,7 +38,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bluegreen_local import moto_beanstalk
+from bluegreen_local import moto_beanstalk, router
 from bluegreen_local.bots import create_bot
 from bluegreen_local.template import ROOT, Stack, load_template, provision
 
@@ -125,10 +133,16 @@ class LocalStack:
         self.server: Any = None
         self.stack: Stack | None = None
         self.endpoint_url = ""
+        self.router = router.Router()
+        self.hooks: dict[str, router.Hook] = {}  # function name -> callable(event, context)
+        self.hook_runs: list[HookRun] = []
+        self._hook_runs_changed = threading.Condition()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> LocalStack:
         moto_beanstalk.install()  # with s3_events and moto_cloudwatch
+        self.router.start()
+        self._gates_opener = router.route_gates_through(self.router.url)
         self._set_environment()
         self._start_server()
         self._reset_moto()
@@ -167,6 +181,9 @@ class LocalStack:
             thread.join(timeout=5)
         if self.server is not None:
             self.server.shutdown()
+        if self.router.server is not None:
+            self.router.stop()
+            router.restore_gates_opener(self._gates_opener)
         if self.descriptor and self.descriptor.exists():
             self.descriptor.unlink()
             for folder in (self.descriptor.parent, self.descriptor.parent.parent):  # port-<P>/, .local-stack/
@@ -192,6 +209,8 @@ class LocalStack:
             AWS_REGION=REGION,
         )
         os.environ.pop("AWS_PROFILE", None)
+        # http through the EB router (HTTP checks, hooks); the moto endpoint (loopback) never through it
+        os.environ.update(self.router.proxy_environment())
 
     # ------------------------------------------------------------------ the server
     def _start_server(self) -> None:
@@ -221,6 +240,9 @@ class LocalStack:
         def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
             path = environ.get("PATH_INFO", "")
             if path.startswith("/2015-03-31/functions/") and path.endswith("/invocations"):
+                hook = _function_name(path.split("/")[3])
+                if hook in self.hooks:
+                    return self._serve_hook_invoke(environ, start_response, hook)
                 name = path.split("/")[3].rsplit(":", 1)[-1]
                 name = name.split("function:")[-1]
                 if name in self.function_names:
@@ -254,6 +276,100 @@ class LocalStack:
             }
             return _respond(start_response, "200 OK", body, {"X-Amz-Function-Error": "Unhandled"})
         return _respond(start_response, "200 OK", result)
+
+    # ------------------------------------------------------------------ users' Lambda hooks (release gates)
+    def register_hook(self, function_name: str, hook: router.Hook) -> str:
+        """Create `function_name` in moto's Lambda and run `hook(event, context)` on each invoke of it (by name
+        or ARN): asynchronously (`InvocationType=Event`: 202, then a thread, retried twice on an exception, as
+        Lambda does), or synchronously with its result. Answers the function's ARN."""
+        lambda_ = self.session.client("lambda")
+        try:
+            arn = str(lambda_.get_function(FunctionName=function_name)["Configuration"]["FunctionArn"])
+        except lambda_.exceptions.ResourceNotFoundException:
+            arn = str(
+                lambda_.create_function(
+                    FunctionName=function_name,
+                    Runtime="python3.12",
+                    Role=self._hook_role(),
+                    Handler="app.lambda_handler",
+                    Code={"ZipFile": _hook_zip()},
+                    Description="a release hook, run in-process by the local stack",
+                    Timeout=60,
+                )["FunctionArn"]
+            )
+        self.hooks[function_name] = hook
+        return arn
+
+    def http_check_hook(
+        self, *, path: str = "/healthz", expect_status: int = 200, expect_body: str | None = None
+    ) -> router.Hook:
+        """A ready hook: GET `{event url}{path}` through the EB router, then report pass/fail by invoking the
+        stack's override function with `report_check` (as a user's hook does). Register it with
+        `register_hook(name, stack.http_check_hook())`."""
+        override = self.describe()["override_function"]
+
+        def report(payload: dict[str, Any]) -> Any:
+            response = self.session.client("lambda").invoke(FunctionName=override, Payload=json.dumps(payload).encode())
+            return json.loads(response["Payload"].read() or b"null")
+
+        return router.http_check_hook(report, path=path, expect_status=expect_status, expect_body=expect_body)
+
+    def wait_for_hook_runs(self, count: int = 1, timeout: float = 10.0) -> list[HookRun]:
+        """The hook runs so far, once there are at least `count` (or when `timeout` passes)."""
+        with self._hook_runs_changed:
+            self._hook_runs_changed.wait_for(lambda: len(self.hook_runs) >= count, timeout=timeout)
+            return list(self.hook_runs)
+
+    def _hook_role(self) -> str:
+        iam = self.session.client("iam")
+        name = "bluegreen-local-hook"
+        try:
+            return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+        except iam.exceptions.NoSuchEntityException:
+            policy = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+            return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(policy))["Role"]["Arn"])
+
+    def _serve_hook_invoke(self, environ: dict[str, Any], start_response: Callable[..., Any], name: str) -> Any:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        try:
+            event = json.loads(raw or b"{}")
+        except ValueError:
+            event = raw.decode("utf-8", "replace")
+        if environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse") == "Event":
+            threading.Thread(target=self._run_hook_async, args=(name, event), name=f"hook-{name}", daemon=True).start()
+            return _respond(start_response, "202 Accepted", "")
+        run = self._run_hook(name, event, attempt=1)
+        if run.error is not None:
+            body = {"errorMessage": run.error, "errorType": "HookError"}
+            return _respond(start_response, "200 OK", body, {"X-Amz-Function-Error": "Unhandled"})
+        return _respond(start_response, "200 OK", json.dumps(run.result, default=str))
+
+    def _run_hook_async(self, name: str, event: Any) -> None:
+        for attempt in range(1, FUNCTION_RETRIES + 2):
+            if self._run_hook(name, event, attempt).error is None or self.stop_event.wait(0.5 * attempt):
+                return
+
+    def _run_hook(self, name: str, event: Any, attempt: int) -> HookRun:
+        context = LambdaContext(
+            function_name=name, invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        )
+        keys = {"function_name": name, "request_id": context.aws_request_id, "trigger": "hook"}
+        try:
+            with invocation_keys(**keys):
+                run = HookRun(name, event, attempt, result=self.hooks[name](event, context))
+        except Exception as error:  # noqa: BLE001 - a failing hook is Lambda's unhandled error: retried
+            log.warning("hook %s failed (attempt %d): %s", name, attempt, error)
+            run = HookRun(name, event, attempt, error=f"{type(error).__name__}: {error}")
+        with self._hook_runs_changed:
+            self.hook_runs.append(run)
+            self._hook_runs_changed.notify_all()
+        return run
 
     # ------------------------------------------------------------------ invoking functions
     def invoke(self, logical_id: str, event: Any) -> Any:
@@ -439,6 +555,34 @@ class LocalStack:
             "failure_queue": self.failure_queue,
             "app": self.app,
         }
+
+
+@dataclass
+class HookRun:
+    """One run of a registered hook: its event, the attempt (1..3), and what it answered or raised."""
+
+    function: str
+    event: Any
+    attempt: int
+    result: Any = None
+    error: str | None = None
+
+
+def _function_name(segment: str) -> str:
+    """The function name in an Invoke path segment: a name, a partial or full ARN, with or without a qualifier."""
+    name = urllib.parse.unquote(segment)
+    if "function:" in name:
+        name = name.split("function:", 1)[1]
+    return name.split(":", 1)[0]
+
+
+def _hook_zip() -> bytes:
+    """A placeholder deployment package for a hook's function in moto (the local stack runs the registered
+    callable instead)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "def lambda_handler(event, context):\n    raise NotImplementedError\n")
+    return buffer.getvalue()
 
 
 def override_function_for(action: str) -> str:
