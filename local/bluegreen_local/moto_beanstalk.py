@@ -37,6 +37,23 @@ successful"/"Managed update failed"; Updating meanwhile, so swaps and updates ar
 a worker: no CNAME, a CNAMEPrefix is refused ("Environment does not support a cname"), and so is a
 swap with it. Environment tags (`Tags`, `ListTagsForResource`, `UpdateTagsForResource`) are moto's.
 
+Option settings and capacity (the facts and their sources: docs/traffic.md). Each environment keeps
+its deployed option settings; `DescribeConfigurationSettings` returns them over EB's defaults
+(`aws:autoscaling:asg` MinSize 1 and MaxSize 4, or 1 and 1 when `aws:elasticbeanstalk:environment`
+EnvironmentType is SingleInstance), with the Auto Scaling options under ResourceName
+"AWSEBAutoScalingGroup". `UpdateEnvironment(OptionSettings=..., OptionsToRemove=...)` is validated
+at once on the resulting set, like EB ("ConfigurationValidationException", HTTP 400): MinSize and
+MaxSize 0..10000 ("Invalid option value: '-1' (Namespace: 'aws:autoscaling:asg', OptionName:
+'MinSize'): Value is less than minimum allowed value: 0"), MinSize <= MaxSize (that text is
+inferred), and, when `aws:autoscaling:updatepolicy:rollingupdate` RollingUpdateEnabled is true, EB's
+two rolling-update refusals of a zero size (MinInstancesInService not below MaxSize; MaxBatchSize,
+a third of MinSize, below 1). Accepted, it is a configuration update: Updating, a second settings set
+with DeploymentStatus "pending" (the draft) beside the "deployed" one, Ready when it ends; a failed
+update leaves the draft as "failed"; an aborted one drops it. An environment whose deployed MaxSize
+is 0 has no instances: health Grey / "NoData" with the cause "There are no instances. Auto Scaling
+group desired capacity is set to 0." (modelled on EB's documented message for a group with no
+instances), whatever else happens, until an update restoring capacity ends.
+
 `install()` points moto's own `eb_backends` at the subclass, so `mock_aws()` and moto's server
 (started after `install()`) both serve EB through it. Production code never imports this module:
 it only talks to an EB endpoint through boto3.
@@ -51,6 +68,7 @@ import string
 import sys
 import threading
 import time
+import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +79,7 @@ from typing import Any, TypeVar
 import moto.elasticbeanstalk.urls as eb_urls
 from moto.core.base_backend import backend_lock
 from moto.core.common_models import BaseModel
+from moto.core.exceptions import ServiceException
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult, EmptyResult
 from moto.elasticbeanstalk.exceptions import InvalidParameterValueError
@@ -94,6 +113,109 @@ MAX_EVENTS = 10_000
 
 Listener = Callable[[dict[str, Any]], None]
 T = TypeVar("T")
+
+
+ASG = "aws:autoscaling:asg"
+ASG_RESOURCE = "AWSEBAutoScalingGroup"
+ENVIRONMENT = "aws:elasticbeanstalk:environment"
+ROLLING = "aws:autoscaling:updatepolicy:rollingupdate"
+SIZE_RANGE = (0, 10_000)  # EB's documented range says 1..10000, yet it accepts 0 on an existing environment
+NO_INSTANCES = "There are no instances. Auto Scaling group desired capacity is set to 0."
+
+
+class ConfigurationValidationError(ServiceException):
+    """EB's synchronous refusal of an option setting (an HTTP 400, like InvalidParameterValue)."""
+
+    code = "ConfigurationValidationException"
+
+
+def _invalid_option(value: str, namespace: str, option: str, reason: str) -> ConfigurationValidationError:
+    return ConfigurationValidationError(
+        f"Configuration validation exception: Invalid option value: '{value}' (Namespace: '{namespace}', "
+        f"OptionName: '{option}'): {reason}"
+    )
+
+
+def _option(settings: Iterable[dict[str, str]], namespace: str, name: str) -> str | None:
+    """The value of an option in a settings list (whatever its ResourceName), or None."""
+    for option in settings:
+        if option.get("Namespace") == namespace and option.get("OptionName") == name:
+            return option.get("Value")
+    return None
+
+
+def _defaults(settings: Iterable[dict[str, str]]) -> list[dict[str, str]]:
+    single = _option(settings, ENVIRONMENT, "EnvironmentType") == "SingleInstance"
+    return [
+        {"Namespace": ENVIRONMENT, "OptionName": "EnvironmentType", "Value": "LoadBalanced"},
+        {"ResourceName": ASG_RESOURCE, "Namespace": ASG, "OptionName": "MinSize", "Value": "1"},
+        {"ResourceName": ASG_RESOURCE, "Namespace": ASG, "OptionName": "MaxSize", "Value": "1" if single else "4"},
+        {"ResourceName": ASG_RESOURCE, "Namespace": ASG, "OptionName": "Cooldown", "Value": "360"},
+    ]
+
+
+def _effective(settings: list[dict[str, str]]) -> list[dict[str, str]]:
+    """EB's defaults overlaid with the stored settings (the shape DescribeConfigurationSettings lists)."""
+
+    def key(option: dict[str, str]) -> tuple[str | None, str | None, str | None]:
+        resource = option.get("ResourceName") or (ASG_RESOURCE if option.get("Namespace") == ASG else None)
+        return resource, option.get("Namespace"), option.get("OptionName")
+
+    found = {key(o): o for o in _defaults(settings)}
+    for option in settings:
+        found[key(option)] = {
+            k: v for k, v in option.items() if k in ("ResourceName", "Namespace", "OptionName", "Value")
+        }
+    listed = []
+    for (resource, _, _), option in found.items():
+        listed.append({**option, "ResourceName": resource} if resource else option)
+    return listed
+
+
+def capacity_of(settings: list[dict[str, str]]) -> tuple[int, int]:
+    """(MinSize, MaxSize) of a settings list, with EB's defaults; raises like EB on bad values."""
+    effective = _effective(settings)
+    sizes = []
+    for name in ("MinSize", "MaxSize"):
+        raw = _option(effective, ASG, name) or ""
+        try:
+            number = int(raw)
+        except ValueError:
+            raise _invalid_option(raw, ASG, name, "Value is not an integer.") from None  # inferred text
+        if number < SIZE_RANGE[0]:
+            raise _invalid_option(raw, ASG, name, f"Value is less than minimum allowed value: {SIZE_RANGE[0]}")
+        if number > SIZE_RANGE[1]:
+            raise _invalid_option(raw, ASG, name, f"Value is greater than maximum allowed value: {SIZE_RANGE[1]}")
+        sizes.append(number)
+    return sizes[0], sizes[1]
+
+
+def validate_settings(settings: list[dict[str, str]]) -> None:
+    """What EB checks when it accepts UpdateEnvironment/CreateEnvironment option settings (the capacity part)."""
+    low, high = capacity_of(settings)
+    if low > high:  # inferred text, in the words of EB's rolling-update message below
+        raise _invalid_option(
+            str(low),
+            ASG,
+            "MinSize",
+            f"The minimum instance count for the Autoscaling group ({low}) should be less than or equal to "
+            f"the maximum instance count for the Autoscaling group ({high}).",
+        )
+    if (_option(settings, ROLLING, "RollingUpdateEnabled") or "").lower() != "true":
+        return
+    explicit = _option(settings, ROLLING, "MinInstancesInService")
+    in_service = explicit if explicit is not None else str(float(max(0, min(low, high - 1))))
+    if float(in_service) >= high:  # EB's text (aws-elastic-beanstalk-cli issue 74)
+        raise _invalid_option(
+            in_service,
+            ROLLING,
+            "MinInstancesInService",
+            f"The minimum instances in service for rolling updates ({int(float(in_service))}) should be less "
+            f"than the maximum instance count for the Autoscaling group ({high}).",
+        )
+    batch = _option(settings, ROLLING, "MaxBatchSize")
+    if batch is None and -(-low // 3) < 1:  # EB's text (eb_deployer pull request 44)
+        raise _invalid_option(str(-(-low // 3)), ROLLING, "MaxBatchSize", "Value is less than minimum allowed value: 1")
 
 
 def _invalid_state(env: Environment) -> InvalidParameterValueError:
@@ -261,6 +383,8 @@ class BlueGreenEnvironment(Environment):
         if tier:
             self.tier = {**self.tier, **tier}
         self.option_settings = list(option_settings)
+        self.draft: list[dict[str, str]] | None = None  # settings of an update in progress, or of a failed one
+        self.draft_status: str | None = None  # "pending" or "failed" (DescribeConfigurationSettings)
         self.status = "Ready"
         self.health = "Green"
         self.health_status = "Ok"
@@ -307,16 +431,48 @@ class BlueGreenEnvironment(Environment):
             }
         }
 
-    def merge_option_settings(self, settings: Iterable[dict[str, str]], remove: Iterable[dict[str, str]]) -> None:
+    def merged_option_settings(
+        self, settings: Iterable[dict[str, str]], remove: Iterable[dict[str, str]]
+    ) -> list[dict[str, str]]:
+        """The deployed settings with an update's changes applied (Namespace and OptionName identify one;
+        EB lists the Auto Scaling ones under a ResourceName a caller need not repeat)."""
+
         def key(option: dict[str, str]) -> tuple[str | None, str | None, str | None]:
-            return option.get("ResourceName"), option.get("Namespace"), option.get("OptionName")
+            resource = option.get("ResourceName")
+            if option.get("Namespace") == ASG and resource == ASG_RESOURCE:
+                resource = None
+            return resource, option.get("Namespace"), option.get("OptionName")
 
         merged = {key(o): o for o in self.option_settings}
         for option in remove:
             merged.pop(key(option), None)
         for option in settings:
-            merged[key(option)] = option
-        self.option_settings = list(merged.values())
+            merged[key(option)] = dict(option)
+        return list(merged.values())
+
+    @property
+    def capacity(self) -> tuple[int, int]:
+        """(MinSize, MaxSize) as deployed."""
+        return capacity_of(self.option_settings)
+
+    @property
+    def no_instances(self) -> bool:
+        return self.capacity[1] == 0
+
+    def configuration_settings(self) -> list[dict[str, Any]]:
+        """DescribeConfigurationSettings' sets: the deployed one, and a draft while one exists."""
+        common = {
+            "SolutionStackName": self.solution_stack_name,
+            "PlatformArn": self.platform_arn,
+            "ApplicationName": self.application_name,
+            "EnvironmentName": self.environment_name,
+            "DateCreated": self.date_created,
+            "DateUpdated": self.date_updated,
+        }
+        sets = [{**common, "DeploymentStatus": "deployed", "OptionSettings": _effective(self.option_settings)}]
+        if self.draft is not None:
+            sets.append({**common, "DeploymentStatus": self.draft_status, "OptionSettings": _effective(self.draft)})
+        return sets
 
 
 # ---------------------------------------------------------------------------------------------- backend
@@ -413,6 +569,7 @@ class BlueGreenEBBackend(EBBackend):
                 raise InvalidParameterValueError(f"Environment {environment_name} already exists.")
             if version_label and (application.application_name, version_label) not in self.versions:
                 raise InvalidParameterValueError(f"No Application Version named '{version_label}' found.")
+            validate_settings(list(option_settings or []))
             worker = bool(tier) and (tier or {}).get("Name") == "Worker"
             if worker:  # a worker environment has no CNAME and refuses a prefix
                 if cname_prefix:
@@ -636,7 +793,10 @@ class BlueGreenEBBackend(EBBackend):
                 env.date_updated = self.now()
             if version_label is None and not option_settings and not options_to_remove and not redeploy_configuration:
                 return env  # a description-only update takes effect at once
-            env.merge_option_settings(option_settings or [], options_to_remove or [])
+            if option_settings or options_to_remove:
+                draft = env.merged_option_settings(option_settings or [], options_to_remove or [])
+                validate_settings(draft)  # EB refuses bad settings at once, before the update starts
+                env.draft, env.draft_status = draft, "pending"
             started = self.clock()
             outcome = self._outcome(env.application_name, version_label)
             update = Update(version_label, started, started + self.update_seconds, env.health_status)
@@ -811,6 +971,11 @@ class BlueGreenEBBackend(EBBackend):
         env.date_updated = self.now(now)
         if not failed and update.label is not None and outcome.result == "errors":
             return self._finish_with_errors(env, update, outcome, now)
+        if env.draft_status == "pending":
+            if failed:
+                env.draft_status = "failed"
+            else:  # the new settings are deployed (an instance count of 0 included)
+                env.option_settings, env.draft, env.draft_status = env.draft or [], None, None
         if failed:
             status = self._status_event(
                 env, "Environment update failed", "Failed to deploy application.", "ERROR", update.label, now
@@ -837,6 +1002,8 @@ class BlueGreenEBBackend(EBBackend):
         self, env: BlueGreenEnvironment, update: Update, outcome: Outcome, now: float
     ) -> list[dict[str, Any]]:
         """EB's "complete, but with errors": the command failed on an instance, the old version stays."""
+        if env.draft_status == "pending":
+            env.draft_status = "failed"
         n = outcome.instances
         instance = "i-0" + "".join(random.choice(string.hexdigits.lower()[:16]) for _ in range(16))
         # These two are DescribeEvents entries; EB does not forward per-instance lines to EventBridge.
@@ -878,6 +1045,7 @@ class BlueGreenEBBackend(EBBackend):
                     f"Environment named {env.environment_name} has no abortable operation in progress."
                 )
             env.status, env.abortable_operation_in_progress = "Ready", False
+            env.draft, env.draft_status = None, None
             env.date_updated = self.now()
             emitted = [
                 self._status_event(
@@ -939,11 +1107,28 @@ class BlueGreenEBBackend(EBBackend):
             source.date_updated = destination.date_updated = self.now()
             self.swap_count += 1
 
+    # ------------------------------------------------------------------ configuration settings
+    def describe_configuration_settings(
+        self, application_name: str | None, environment_name: str | None, template_name: str | None
+    ) -> list[dict[str, Any]]:
+        """The environment's settings sets (saved configuration templates are not modelled)."""
+        with self.lock:
+            self._application(application_name)
+            if template_name:
+                raise InvalidParameterValueError(
+                    f"No Configuration Template named '{application_name}/{template_name}' found."
+                )
+            env = self.environment(environment_name)
+            if env.application_name != application_name:
+                raise InvalidParameterValueError(f"No Environment found for EnvironmentName = '{environment_name}'.")
+            return env.configuration_settings()
+
     # ------------------------------------------------------------------ health and events
     def describe_environment_health(self, env: BlueGreenEnvironment) -> dict[str, Any]:
         with self.lock:
             instances = dict.fromkeys(HEALTH_STATUSES[:-1], 0)  # InstanceHealthSummary has no Suspended
-            instances["NoData" if env.health_status == "Suspended" else env.health_status] = 1
+            if not env.no_instances:
+                instances["NoData" if env.health_status == "Suspended" else env.health_status] = 1
             return {
                 "EnvironmentName": env.environment_name,
                 "HealthStatus": env.health_status,
@@ -1017,6 +1202,8 @@ class BlueGreenEBBackend(EBBackend):
         causes: str | list[str] | None = None,
     ) -> list[dict[str, Any]]:
         previous = env.health_status
+        if env.no_instances:  # nothing runs, so nothing reports: Grey, whatever was asked
+            health, detail, causes = "NoData", [NO_INSTANCES], [NO_INSTANCES]
         env.health_status = health
         # EB suspends health checks during an update: the legacy colour is Grey until it ends.
         env.health = "Grey" if env.status != "Ready" else COLORS.get(health, "Grey")
@@ -1188,6 +1375,12 @@ class BlueGreenEBResponse(EBResponse):
         self.elasticbeanstalk_backend.abort_environment_update(self._environment_param())
         return EmptyResult()
 
+    def describe_configuration_settings(self) -> ActionResult:
+        sets = self.elasticbeanstalk_backend.describe_configuration_settings(
+            self._get_param("ApplicationName"), self._get_param("EnvironmentName"), self._get_param("TemplateName")
+        )
+        return ActionResult({"ConfigurationSettings": sets})
+
     def describe_environment_health(self) -> ActionResult:
         health = self.elasticbeanstalk_backend.describe_environment_health(self._environment_param())
         wanted = set(self._get_param("AttributeNames") or [])
@@ -1230,6 +1423,9 @@ def install() -> None:
     """
     from bluegreen_local import moto_cloudwatch, s3_events
 
+    # EB's ConfigurationValidationException is not an error shape in botocore's model; moto serializes
+    # it all the same (code, message, HTTP 400) after warning that it could not find the shape.
+    warnings.filterwarnings("ignore", message=r"Exception\(ConfigurationValidationError\)", category=UserWarning)
     _set_backend_class(BlueGreenEBBackend)
     s3_events.install()
     moto_cloudwatch.install()
