@@ -173,6 +173,8 @@ def read_stack(
         names[logical_id] = f"{stack_name}-{logical_id}"
     for logical_id in _resources(template, "AWS::SQS::Queue"):
         names[logical_id] = f"{stack_name}-{logical_id}"
+    for logical_id in _resources(template, "AWS::SecretsManager::Secret"):
+        names[logical_id] = f"{stack_name}-{logical_id}"  # Ref gives the ARN on AWS; the name works as SecretId
     resolve = Resolver(stack_name, names, template, account, region)
     bus_props = template["Resources"][bus_id]["Properties"]
     names[bus_id] = str(resolve(bus_props.get("Name", f"{stack_name}-bus")))
@@ -254,6 +256,9 @@ def provision(session: Any, stack_name: str = "bluegreen", template: dict[str, A
             for index in table_props["GlobalSecondaryIndexes"]
         ]
     dynamodb.create_table(**kwargs)
+    secrets = session.client("secretsmanager")
+    for logical_id in _resources(template, "AWS::SecretsManager::Secret"):
+        secrets.create_secret(Name=f"{stack.name}-{logical_id}", SecretString=secrets_token())
     events = session.client("events")
     if stack.bus != "default":
         events.create_event_bus(Name=stack.bus)
@@ -267,6 +272,13 @@ def provision(session: Any, stack_name: str = "bluegreen", template: dict[str, A
             Bucket=stack.bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
         )
     return stack
+
+
+def secrets_token() -> str:
+    """What GenerateSecretString makes (64 letters and digits), for the local stack's secrets."""
+    import secrets
+
+    return secrets.token_hex(32)
 
 
 def pattern_json(rule: RuleSpec) -> str:

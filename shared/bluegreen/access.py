@@ -32,7 +32,7 @@ REGISTER_ACTIONS = frozenset({"register"})
 # StatusFunction: read-only (status and history), grantable to anyone who may watch.
 STATUS_ACTIONS = READ_ONLY_ACTIONS
 # OverrideFunction: operating deployments; reading the state is part of operating it.
-OVERRIDE_ACTIONS = MUTATING_ACTIONS | READ_ONLY_ACTIONS
+OVERRIDE_ACTIONS = MUTATING_ACTIONS | READ_ONLY_ACTIONS | {"report_check"}  # a hook reports through it
 # RegisterFunction: onboarding an app, i.e. choosing what bluegreen deploys to (platform team only).
 REGISTER_FUNCTION_ACTIONS = REGISTER_ACTIONS | READ_ONLY_ACTIONS
 # OverrideUrlFunction: the operator override over SigV4; register stays on its own function.

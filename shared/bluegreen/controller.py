@@ -37,11 +37,13 @@ from bluegreen.models import (
     Artifact,
     ArtifactUploaded,
     Cause,
+    CheckReported,
     DeploymentState,
     EffectFailed,
     EnvironmentObservation,
     Event,
     HistoryRecord,
+    InvokeHook,
     MakeLive,
     Notification,
     Observed,
@@ -49,6 +51,7 @@ from bluegreen.models import (
     OverrideIssued,
     OverrideRequest,
     Pending,
+    RunCheck,
     Tick,
     Tuning,
 )
@@ -180,6 +183,10 @@ class Controller:
             inspected = self.artifacts.inspect(notice.bucket, notice.key, notice.version_id, deadline=deadline)
             artifact = inspected.model_copy(update=origin)
             self._verify_signature(state, artifact)
+            if artifact.manifest is not None:
+                from bluegreen.manifest import tighten
+
+                tighten(state.config.policy(), artifact.manifest)  # a release only tightens: refused otherwise
         except BadArtifact as error:
             self._reject_artifact(state, notice, error)
             raise
@@ -228,6 +235,8 @@ class Controller:
             return {"apps": [self._app_line(summary) for summary in self.store.app_summaries()]}
         if request.action == "register":
             return describe_state(self.register(request, request_id, actor_verified=actor_verified))
+        if request.action == "report_check":
+            return self.report_check(request, request_id).as_dict()
         loaded = self._require_app(request.app)
         outcome = self.apply(
             request.app,
@@ -246,6 +255,42 @@ class Controller:
         if outcome.outcome == "ignored" and request.action in ("promote", "approve") and outcome.state is not None:
             outcome.reason = f"{outcome.reason} (nothing changed)"
         return outcome.as_dict()
+
+    # ================================================================== release gates
+
+    def report_check(self, request: OverrideRequest, request_id: str) -> Outcome:
+        """A Lambda hook's verdict. The callback token says which deployment and check it answers for; the
+        machine ignores a late or second report, or one for an earlier deployment."""
+        from bluegreen.aws.hooks import callback_secret
+        from bluegreen.gates import CallbackToken
+
+        assert request.token is not None and request.result is not None
+        deployment_id, check = CallbackToken.verify(request.token, callback_secret(self.settings))
+        self._require_app(request.app)
+        event = CheckReported(
+            event_id=f"override:{request_id}",
+            at=self.clock(),
+            deployment_id=deployment_id,
+            check=check,
+            passed=request.result == "pass",
+            reason=request.reason or ("passed" if request.result == "pass" else "failed (no reason given)"),
+            source="hook",
+            actor=request.requested_by,
+        )
+        return self.apply(request.app, lambda _: event)
+
+    def check_result(self, app: str, deployment_id: str, result: Any, run_id: str) -> Outcome:
+        """An HTTP check's result (`bluegreen.gates.CheckResult`), from the stack's check function."""
+        event = CheckReported(
+            event_id=f"check:{run_id}",
+            at=self.clock(),
+            deployment_id=deployment_id,
+            check=result.name,
+            passed=result.passed,
+            reason=result.reason,
+            source="http",
+        )
+        return self.apply(app, lambda _: event)
 
     # ================================================================== the watchdog
 
@@ -578,6 +623,16 @@ class Controller:
             cause=cause,
             transitions=decision.notifications,
             artifact_sha256=event.artifact.sha256 if isinstance(event, ArtifactUploaded) else None,
+            manifest=(
+                event.artifact.manifest.model_dump(mode="json", exclude_none=True)
+                if isinstance(event, ArtifactUploaded) and event.artifact.manifest is not None
+                else None
+            ),
+            check=(
+                {"name": event.check, "passed": event.passed, "reason": event.reason, "source": event.source}
+                if isinstance(event, CheckReported)
+                else None
+            ),
         )
 
     # ------------------------------------------------------------------ observation
@@ -680,13 +735,32 @@ class Controller:
             return None, state
         failure: Failure | None = None
         done = 0
-        context = EffectContext(state=state, beanstalk=self.beanstalk, fresh=fresh, table=self.settings.table)
+        context = EffectContext(
+            state=state, beanstalk=self.beanstalk, fresh=fresh, table=self.settings.table, settings=self.settings
+        )
+        gate_failures: list[CheckReported] = []
         try:
             for effect in pending.effects:
                 try:
                     run_effect(context, effect)
                 except BadInput as error:
                     log.error("%s: %s failed for good: %s", state.app, effect.kind, error)
+                    if isinstance(effect, RunCheck | InvokeHook):
+                        # a check that cannot start has failed; the other effects still run
+                        name = effect.check.name if isinstance(effect, RunCheck) else effect.hook.name
+                        gate_failures.append(
+                            CheckReported(
+                                event_id=f"check:{state.revision}:{name}",
+                                at=self.clock(),
+                                deployment_id=effect.deployment_id,
+                                check=name,
+                                passed=False,
+                                reason=error.message,
+                                source="http" if isinstance(effect, RunCheck) else "hook",
+                            )
+                        )
+                        done += 1
+                        continue
                     environment = effect.environment if isinstance(effect, MakeLive) else None
                     failure = (effect.kind, error.message, environment, bool(getattr(error, "retryable", False)))
                     break
@@ -703,6 +777,9 @@ class Controller:
         except Conflict:
             log.info("%s: pending record already taken over", state.app)
             return failure, state
+        for report in gate_failures:
+            with contextlib.suppress(Conflict, Transient, Refused):
+                cleared = self.apply(state.app, lambda _, r=report: r).state or cleared  # type: ignore[misc]
         return failure, cleared
 
     def _deliver(self, app: str, outbox: Outbox, new: tuple[Notification, ...]) -> Outbox:

@@ -19,13 +19,16 @@ from bluegreen.models import (
     Effect,
     EnvironmentObservation,
     HandOver,
+    InvokeHook,
     MakeLive,
     PruneVersions,
+    RunCheck,
 )
 from bluegreen.models import UpdateEnvironment as UpdateEnvironmentEffect
 
 if TYPE_CHECKING:
     from bluegreen.aws.beanstalk import Beanstalk
+    from bluegreen.settings import Settings
 
 log = logging.getLogger("bluegreen")
 
@@ -38,6 +41,7 @@ class EffectContext:
     # EB as this invocation observed it just before committing the decision (saves a describe on the
     # rollback path); None when the effect runs later (a retry, a take-over).
     fresh: dict[str, EnvironmentObservation] | None = None
+    settings: Settings | None = None
 
 
 QUOTA_ERROR = "TooManyApplicationVersionsException"
@@ -111,7 +115,43 @@ def hand_over(ctx: EffectContext, effect: Any) -> None:
         raise BadInput(f"consumer lease hand-over to {effect.environment}: {error}") from error
 
 
+def run_check(ctx: EffectContext, effect: Any) -> None:
+    """Queue the HTTP check in the stack's check function (it may take minutes; no handler waits for it).
+    A second run of the same check (a retried effect) reports twice; the machine keeps the first."""
+    assert isinstance(effect, RunCheck)
+    from bluegreen.aws.hooks import queue_check
+
+    assert ctx.settings is not None
+    queue_check(ctx.settings, effect.model_dump(mode="json"))
+
+
+def invoke_hook(ctx: EffectContext, effect: Any) -> None:
+    """Queue the user's hook with a callback token that names this deployment and check."""
+    assert isinstance(effect, InvokeHook)
+    from bluegreen.aws.hooks import callback_secret
+    from bluegreen.aws.hooks import invoke_hook as invoke
+    from bluegreen.gates import CallbackToken, HookInvocation
+
+    assert ctx.settings is not None
+    expires = int(effect.deadline.timestamp()) + 86400  # a late report is decided (ignored), not refused
+    token = CallbackToken.issue(effect.deployment_id, effect.hook.name, callback_secret(ctx.settings), expires=expires)
+    payload = HookInvocation(
+        app=effect.app,
+        deployment_id=effect.deployment_id,
+        version=effect.version,
+        environment=effect.environment,
+        url=effect.url,
+        phase=effect.phase,
+        check=effect.hook.name,
+        token=token,
+        deadline=effect.deadline,
+    ).payload()
+    invoke(None, effect.hook, payload)
+
+
 RUNNERS: dict[str, Callable[[EffectContext, Any], None]] = {
+    "run_check": run_check,
+    "invoke_hook": invoke_hook,
     "hand_over": hand_over,
     "create_version": create_version,
     "update_environment": update_environment,

@@ -176,13 +176,13 @@ _default_opener: urllib.request.OpenerDirector | None = None
 
 
 def urllib_opener(url: str, timeout: float) -> HttpResponse:
-    """The production opener: a GET without redirects, without environment proxies; any status is an answer."""
-    global _default_opener
-    if _default_opener is None:
-        _default_opener = urllib.request.build_opener(_NoRedirect(), urllib.request.ProxyHandler({}))
+    """The production opener: a GET without redirects; any status is an answer. The standard proxy variables
+    (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`) apply as in any urllib client: a VPC that reaches the colors
+    through a proxy sets them (the local stack's EB router is such a proxy)."""
+    opener = _default_opener or urllib.request.build_opener(_NoRedirect(), urllib.request.ProxyHandler())
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "*/*"}, method="GET")  # noqa: S310 - http(s) only, built by run_http_check
     try:
-        response: HttpResponse = _default_opener.open(request, timeout=timeout)
+        response: HttpResponse = opener.open(request, timeout=timeout)
         return response
     except urllib.error.HTTPError as error:
         return error  # 4xx, 5xx and 3xx carry a status and a body

@@ -13,6 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 
+from bluegreen.gates import Checks, HttpCheck, LambdaHook
+from bluegreen.manifest import Policy, ReleaseManifest
+
 APP_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 ENV_NAME = r"^[A-Za-z0-9][A-Za-z0-9-]{2,39}$"  # EB: 4-40 chars, letters, digits and hyphens
 
@@ -35,6 +38,9 @@ class DeploymentState(StrEnum):
     SWAP_REFUSED = "SWAP_REFUSED"
     # EB refused the swap back: production still runs the new build; retried and escalated.
     ROLLBACK_REFUSED = "ROLLBACK_REFUSED"
+    # The release forbids rollback (bluegreen.json) and something called for one: production keeps the
+    # new build, people are told loudly, and the next upload deploys even while the alarm fires.
+    FIX_FORWARD = "FIX_FORWARD"
 
     @property
     def in_flight(self) -> bool:
@@ -116,6 +122,11 @@ class Tuning(Strict):
     handoff_timeout_seconds: StrictInt = Field(
         default=120, ge=10, le=3600, description="How long the new color has to take the consumer lease"
     )
+    checks: Checks = Field(
+        default_factory=Checks,
+        description="Release gates: `pre` checks on the idle color before the swap, `post` checks right after "
+        "it (docs/gates.md); all must pass",
+    )
 
     _alarm_names = field_validator("alarms")(classmethod(lambda cls, v: alarm_names(v)))
 
@@ -152,6 +163,10 @@ class AppConfig(Tuning):
             )
         return self
 
+    def policy(self) -> Policy:
+        """The app's own release policy; a release's manifest may only tighten it (`manifest.tighten`)."""
+        return Policy(bake_seconds=self.bake_seconds, requires_approval=not self.auto_promote, checks=self.checks)
+
     def other(self, environment: str) -> str:
         first, second = self.environments
         return second if environment == first else first
@@ -182,6 +197,7 @@ class Artifact(Strict):
     sequencer: str | None = Field(default=None, description="S3's per-key event order (hex)")
     uploaded_by: str | None = Field(default=None, description="The upload's principal, as S3 reports it")
     signature: str | None = Field(default=None, description="base64 KMS signature of the SHA-256 digest")
+    manifest: ReleaseManifest | None = Field(default=None, description="The build's bluegreen.json, if it has one")
 
     @property
     def name(self) -> str:
@@ -262,15 +278,43 @@ class Deployment(Strict):
     refused_since: datetime | None = Field(default=None, description="When EB first refused the swap")
     refusal_retryable: bool = Field(default=True, description="The refusal was one EB lifts by itself (not Ready)")
     escalated: bool = False
+    policy: Policy | None = Field(
+        default=None, description="The app's policy tightened by the release's manifest (None: the app's)"
+    )
+    checks: tuple[CheckRun, ...] = Field(default=(), description="The release gates run so far, with results")
 
     @property
     def version(self) -> str:
         return self.artifact.label
 
+    def check(self, name: str) -> CheckRun | None:
+        return next((c for c in self.checks if c.name == name), None)
+
+    def checks_of(self, phase: str) -> tuple[CheckRun, ...]:
+        return tuple(c for c in self.checks if c.phase == phase)
+
+
+class CheckRun(Strict):
+    """One release gate of one deployment: started, then passed or failed (once: a late or second report
+    is ignored)."""
+
+    name: str
+    phase: Literal["pre", "post"]
+    type: Literal["http", "lambda"]
+    started_at: datetime
+    deadline: datetime
+    passed: bool | None = None
+    reason: str = ""
+    reported_at: datetime | None = None
+
+    @property
+    def waiting(self) -> bool:
+        return self.passed is None
+
 
 # ---------------------------------------------------------------- causes, effects, notifications
 
-CauseType = Literal["artifact", "health", "alarm", "override", "timeout", "reconcile", "effect"]
+CauseType = Literal["artifact", "health", "alarm", "override", "timeout", "reconcile", "effect", "check"]
 
 
 class Cause(Strict):
@@ -331,7 +375,35 @@ class HandOver(Strict):
     environment: str
 
 
-Effect = Annotated[CreateVersion | UpdateEnvironment | MakeLive | PruneVersions | HandOver, Field(discriminator="kind")]
+class RunCheck(Strict):
+    """Run an HTTP check against `host` (the color's own CNAME); its result comes back as `CheckReported`."""
+
+    kind: Literal["run_check"] = "run_check"
+    app: str
+    deployment_id: str
+    phase: Literal["pre", "post"]
+    check: HttpCheck
+    host: str
+
+
+class InvokeHook(Strict):
+    """Queue one asynchronous run of a user's hook with a callback token; it reports with `report_check`."""
+
+    kind: Literal["invoke_hook"] = "invoke_hook"
+    app: str
+    deployment_id: str
+    phase: Literal["pre", "post"]
+    hook: LambdaHook
+    environment: str
+    url: str
+    version: str
+    deadline: datetime
+
+
+Effect = Annotated[
+    CreateVersion | UpdateEnvironment | MakeLive | PruneVersions | HandOver | RunCheck | InvokeHook,
+    Field(discriminator="kind"),
+]
 
 
 class Notification(Strict):
@@ -502,7 +574,18 @@ class AlarmChanged(EventBase):
 
 
 OverrideAction = Literal[
-    "status", "apps", "promote", "approve", "finish_bake", "rollback", "abort", "pause", "resume", "retry", "register"
+    "status",
+    "apps",
+    "promote",
+    "approve",
+    "finish_bake",
+    "rollback",
+    "abort",
+    "pause",
+    "resume",
+    "retry",
+    "register",
+    "report_check",
 ]
 READ_ONLY_ACTIONS = ("status", "apps")
 MUTATING_ACTIONS = ("promote", "approve", "finish_bake", "rollback", "abort", "pause", "resume", "retry")
@@ -530,7 +613,28 @@ class EffectFailed(EventBase):
     retryable: bool = Field(default=False, description="EB may accept it later by itself (a color not Ready)")
 
 
-Event = ArtifactUploaded | HealthChanged | EnvironmentUpdated | AlarmChanged | OverrideIssued | Tick | EffectFailed
+class CheckReported(EventBase):
+    """A release gate's result: an HTTP check the controller ran, or a hook's `report_check`."""
+
+    kind: Literal["check"] = "check"
+    deployment_id: str
+    check: str
+    passed: bool
+    reason: str = ""
+    source: Literal["http", "hook"] = "http"
+    actor: str | None = None
+
+
+Event = (
+    ArtifactUploaded
+    | HealthChanged
+    | EnvironmentUpdated
+    | AlarmChanged
+    | OverrideIssued
+    | Tick
+    | EffectFailed
+    | CheckReported
+)
 
 
 # ---------------------------------------------------------------- override API
@@ -556,8 +660,12 @@ class OverrideRequest(Strict):
     config: RegisterConfig | None = None
     history_limit: StrictInt = Field(default=20, ge=0, le=200)
     force: StrictBool = Field(
-        default=False, description="promote/approve past a firing alarm (a hotfix); said in the notification"
+        default=False,
+        description="promote/approve past a firing alarm or unfinished checks (a hotfix), or roll back a release "
+        "that forbids rollback; said in the notification",
     )
+    token: str | None = Field(default=None, max_length=1024, description="report_check: the hook's callback token")
+    result: Literal["pass", "fail"] | None = Field(default=None, description="report_check: the hook's verdict")
 
     @model_validator(mode="after")
     def _config_only_with_register(self) -> OverrideRequest:
@@ -569,6 +677,8 @@ class OverrideRequest(Strict):
             raise ValueError(f"{self.action} needs an app")
         if self.action in (*MUTATING_ACTIONS, "register") and not self.reason.strip():
             raise ValueError(f"{self.action} needs a reason")
+        if (self.action == "report_check") != (self.token is not None and self.result is not None):
+            raise ValueError("report_check needs token and result (pass or fail); other actions take neither")
         return self
 
 
@@ -594,3 +704,5 @@ class HistoryRecord(Strict):
     cause: Cause
     transitions: tuple[Notification, ...] = ()
     artifact_sha256: str | None = None
+    manifest: dict[str, Any] | None = Field(default=None, description="The release's bluegreen.json, as validated")
+    check: dict[str, Any] | None = Field(default=None, description="A release gate's result: name, passed, reason")

@@ -37,6 +37,10 @@ class Settings(BaseModel):
         "live color with EB's CNAME owner (one paged DescribeEnvironments over the region); other ticks "
         "describe only the environments of deployments in flight. A manual invoke always reconciles.",
     )
+    callback_secret_arn: str = Field(
+        default="", max_length=2048, description="The Secrets Manager secret that signs hooks' callback tokens"
+    )
+    check_function: str = Field(default="", max_length=140, description="The function that runs HTTP checks")
     managed_application_pattern: str = Field(
         default="",
         max_length=100,

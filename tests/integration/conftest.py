@@ -30,6 +30,7 @@ FUNCTIONS = {
     "watchdog": "WatchdogFunction",
     "register": "RegisterFunction",
     "status": "StatusFunction",
+    "check": "CheckFunction",
 }
 
 

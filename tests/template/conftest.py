@@ -27,9 +27,17 @@ FUNCTIONS = {
     "StatusFunction": "functions/status",
     "RegisterFunction": "functions/register",
     "WatchdogFunction": "functions/watchdog",
+    "CheckFunction": "functions/check",
 }
 # Functions that run the controller's effects (deploy, swap): they hold the deployment policies.
-EFFECT_FUNCTIONS = {"ArtifactFunction", "HealthFunction", "AlarmFunction", "OverrideFunction", "WatchdogFunction"}
+EFFECT_FUNCTIONS = {
+    "ArtifactFunction",
+    "HealthFunction",
+    "AlarmFunction",
+    "OverrideFunction",
+    "WatchdogFunction",
+    "CheckFunction",
+}
 # Optional, behind the EnableOverrideUrl and EnableChatNotifications conditions.
 CONDITIONAL_FUNCTIONS = {"OverrideUrlFunction": "functions/override_url", "ChatFunction": "functions/chat"}
 # Conditional functions that run the controller (the chat formatter only publishes to its topic).

@@ -21,6 +21,7 @@ from bluegreen.aws.clients import client, error_code, is_transient
 from bluegreen.aws.signing import signature_from_metadata
 from bluegreen.errors import BadArtifact, Transient
 from bluegreen.labels import version_label
+from bluegreen.manifest import read_manifest_from_zip
 from bluegreen.models import Artifact
 
 ZIP_LOCAL_HEADER = b"PK\x03\x04"
@@ -104,11 +105,10 @@ class Artifacts:
         if resolved_version == "null":
             resolved_version = None  # unversioned bucket
         etag = str(response.get("ETag", "")).strip('"')
-        extra: dict[str, Any] = {}
-        if "signature" in Artifact.model_fields:  # the field models.Artifact gains with signed builds
-            extra["signature"] = signature_from_metadata(response.get("Metadata"))
+        manifest = read_manifest_from_zip(self._range_reader(bucket, key, resolved_version, etag, size, tail), size)
         return Artifact(
-            **extra,
+            signature=signature_from_metadata(response.get("Metadata")),
+            manifest=manifest,
             bucket=bucket,
             key=key,
             version_id=resolved_version,
@@ -117,6 +117,21 @@ class Artifacts:
             sha256=sha256,
             label=version_label(key, resolved_version or etag),
         )
+
+    def _range_reader(self, bucket: str, key: str, version_id: str | None, etag: str, size: int, tail: bytes) -> Any:
+        """`read_range(offset, length)` over the object as read: the tail already in memory answers what it
+        holds; anything else is a ranged GetObject pinned to the same object version (or, unversioned, to
+        its ETag), so a build overwritten meanwhile can never lend its manifest to this one."""
+        tail_start = size - len(tail)
+
+        def read_range(offset: int, length: int) -> bytes:
+            if offset >= tail_start:
+                return tail[offset - tail_start : offset - tail_start + length]
+            pin: dict[str, Any] = {"VersionId": version_id} if version_id else {"IfMatch": f'"{etag}"'}
+            response = self._get(Bucket=bucket, Key=key, Range=f"bytes={offset}-{offset + length - 1}", **pin)
+            return bytes(response["Body"].read())
+
+        return read_range
 
     def _expected_sha256(self, bucket: str, key: str, response: Any) -> str | None:
         """S3's own full-object SHA-256 if the upload carried one, else a `<key>.sha256` sidecar."""

@@ -69,3 +69,42 @@ def _explain(hook: LambdaHook, code: str, error: BaseException) -> str:
     if code in ("InvalidParameterValueException", "ValidationException"):
         return f"{prefix}: Lambda refused the request: {error}"
     return f"{prefix}: {error}"
+
+
+# ---------------------------------------------------------------- the stack's side: secret and check function
+
+_SECRETS: dict[str, bytes] = {}
+
+
+def callback_secret(settings: Any) -> bytes:
+    """The HMAC key of callback tokens: the stack's Secrets Manager secret (`CallbackSecret`), read once per
+    container. It never leaves the controller; a hook only ever sees tokens signed with it."""
+    arn = str(getattr(settings, "callback_secret_arn", "") or "")
+    if not arn:
+        raise BadInput("the stack has no callback secret (BLUEGREEN_CALLBACK_SECRET_ARN): hooks cannot report")
+    if arn not in _SECRETS:
+        try:
+            value = client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+        except Exception as error:
+            if is_transient(error):
+                raise Transient(f"GetSecretValue {arn}: {error}", aws_code=error_code(error)) from error
+            raise BadInput(f"cannot read the callback secret {arn}: {error}", aws_code=error_code(error)) from error
+        _SECRETS[arn] = str(value).encode()
+    return _SECRETS[arn]
+
+
+def queue_check(settings: Any, payload: dict[str, Any]) -> None:
+    """Queue one HTTP check in the stack's check function (asynchronously: an HTTP check may take minutes)."""
+    function = str(getattr(settings, "check_function", "") or "")
+    if not function:
+        raise BadInput("the stack has no check function (BLUEGREEN_CHECK_FUNCTION): HTTP checks cannot run")
+    body = json.dumps(payload, separators=(",", ":"), default=str).encode()
+    try:
+        response = client("lambda").invoke(FunctionName=function, InvocationType="Event", Payload=body)
+    except Exception as error:
+        code = error_code(error)
+        if is_transient(error) or code in LAMBDA_TRANSIENT_CODES:
+            raise Transient(f"Invoke {function}: {error}", aws_code=code) from error
+        raise BadInput(f"cannot queue the HTTP check in {function}: {error}", aws_code=code) from error
+    if int(response.get("StatusCode", 0) or 0) != 202:
+        raise BadInput(f"Invoke {function} answered {response.get('StatusCode')}, not 202 (queued)")

@@ -42,6 +42,7 @@ from bluegreen.models import (
     ArtifactUploaded,
     Cause,
     CauseType,
+    CheckReported,
     DeploymentState,
     EffectFailed,
     EnvironmentUpdated,
@@ -91,6 +92,8 @@ def observation_needs(state: AppState, event: Event) -> tuple[bool, bool]:
         return environments, has_alarms and event.action in ("promote", "approve", "finish_bake") and may_promote
     if isinstance(event, EffectFailed):
         return True, False
+    if isinstance(event, CheckReported):
+        return True, has_alarms and phase in PRE_PROMOTION
     return False, False
 
 
@@ -125,6 +128,8 @@ def _cause(event: Event, rule: Rule) -> Cause:
         )
     if isinstance(event, EffectFailed):
         return Cause(type="effect", id=event.effect, reason=event.error)
+    if isinstance(event, CheckReported):
+        return Cause(type="check", id=event.check, actor=event.actor, reason=event.reason or None)
     return Cause(type=rule.cause or "reconcile", id=event.event_id)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
+from bluegreen.manifest import Policy
 from bluegreen.models import (
     AppState,
     CauseType,
@@ -99,6 +100,17 @@ class Ctx:
             return True
         target = self.target()
         return target is not None and target.ready
+
+    def policy(self) -> Policy:
+        """The policy the deployment runs under: the app's, tightened by its release's manifest."""
+        current = self.state.deployment
+        if current is not None and current.policy is not None:
+            return current.policy
+        return self.state.config.policy()
+
+    def auto_promote(self) -> bool:
+        """Promotion needs no person: the app auto-promotes and the release does not ask for approval."""
+        return not self.policy().requires_approval
 
     def paused_for(self) -> timedelta:
         """How long the app has been paused now (deadlines do not run while paused)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bluegreen.machine.core import (
     ESCALATE_REFUSED_ROLLBACK,
@@ -19,6 +19,8 @@ from bluegreen.models import (
     Artifact,
     ArtifactRef,
     ArtifactUploaded,
+    CheckReported,
+    CheckRun,
     EffectFailed,
     EnvironmentUpdated,
     HealthChanged,
@@ -301,6 +303,7 @@ class AlarmVerdict:
     """The app's alarms as CloudWatch reports them now, split by when they started firing."""
 
     new: tuple[str, ...] = ()  # firing since this deployment started: act on them
+    new_keys: tuple[str, ...] = ()  # `name@since` of those (a fix rolled forward acknowledges them)
     old: tuple[str, ...] = ()  # firing since before it: they gate, they do not abort
     old_keys: tuple[str, ...] = ()
     unreadable: str | None = None
@@ -324,6 +327,7 @@ def alarm_verdict(ctx: Ctx) -> AlarmVerdict:
     acknowledged = current.acknowledged_alarms if current else ()
     by_name = {a.name: a for a in observed.alarms}
     new: list[str] = []
+    new_keys: list[str] = []
     old: list[str] = []
     old_keys: list[str] = []
     missing = [name for name in names if name not in by_name]
@@ -334,15 +338,34 @@ def alarm_verdict(ctx: Ctx) -> AlarmVerdict:
         if alarm.state != "ALARM":
             continue
         key = f"{name}@{alarm.since.isoformat() if alarm.since else ''}"
-        if key in acknowledged:
+        if key in acknowledged or _acknowledged(name, alarm.since, acknowledged):
             continue
         # CloudWatch's transition time has millisecond precision: no tolerance needed (unlike events).
         if started is not None and (alarm.since is None or alarm.since >= started):
             new.append(name)
+            new_keys.append(key)
         else:
             old.append(name)
             old_keys.append(key)
-    return AlarmVerdict(tuple(new), tuple(old), tuple(old_keys))
+    return AlarmVerdict(tuple(new), tuple(new_keys), tuple(old), tuple(old_keys))
+
+
+def _acknowledged(name: str, since: datetime | None, keys: tuple[str, ...]) -> bool:
+    """The same transition, acknowledged through its event: the event's state timestamp and DescribeAlarms'
+    StateTransitionedTimestamp may differ in precision, never by seconds (an alarm period is 10 s or more)."""
+    if since is None:
+        return False
+    for key in keys:
+        acked_name, _, when = key.rpartition("@")
+        if acked_name != name or not when:
+            continue
+        try:
+            at = datetime.fromisoformat(when)
+        except ValueError:
+            continue
+        if at.tzinfo is not None and since.tzinfo is not None and abs(at - since) <= STALE_TOLERANCE:
+            return True
+    return False
 
 
 def an_alarm_fired_during_deployment(ctx: Ctx) -> bool:
@@ -363,7 +386,7 @@ def bake_is_over(ctx: Ctx) -> bool:
 
 
 def bake_is_over_and_alarms_clear(ctx: Ctx) -> bool:
-    return bake_is_over(ctx) and alarms_are_clear(ctx) and handoff_is_done(ctx)
+    return bake_is_over(ctx) and alarms_are_clear(ctx) and handoff_is_done(ctx) and checks_passed(ctx, "post")
 
 
 def handoff_is_done(ctx: Ctx) -> bool:
@@ -395,7 +418,7 @@ def verify_timed_out(ctx: Ctx) -> bool:
     if ctx.state.paused:
         return False
     config = ctx.state.config
-    awaiting_approval = ctx.deployment.state == S.VERIFYING and not config.auto_promote
+    awaiting_approval = ctx.deployment.state == S.VERIFYING and not ctx.auto_promote()
     limit = timedelta(seconds=config.approval_timeout_seconds if awaiting_approval else config.verify_timeout_seconds)
     since = ctx.deployment.refused_since if ctx.deployment.state == S.SWAP_REFUSED else None
     return ctx.now - (since or ctx.deployment.state_since) > limit
@@ -417,11 +440,12 @@ def both_colors_ready(ctx: Ctx) -> bool:
 def promotion_is_due(ctx: Ctx) -> bool:
     promote_at = ctx.deployment.promote_at
     return (
-        ctx.state.config.auto_promote
+        ctx.auto_promote()
         and not ctx.state.paused
         and promote_at is not None
         and ctx.now >= promote_at
         and idle_is_ready_and_healthy_now(ctx)
+        and checks_passed(ctx, "pre")
     )
 
 
@@ -463,7 +487,17 @@ def deployment_id_mismatch(ctx: Ctx) -> bool:
 
 def operator_may_promote(ctx: Ctx) -> bool:
     assert isinstance(ctx.event, OverrideIssued)
-    return idle_is_ready_and_healthy_now(ctx) and (ctx.event.force or alarms_are_clear(ctx))
+    forced = ctx.event.force
+    return (
+        idle_is_ready_and_healthy_now(ctx)
+        and (forced or alarms_are_clear(ctx))
+        and (forced or checks_passed(ctx, "pre"))
+    )
+
+
+def pre_checks_not_passed(ctx: Ctx) -> bool:
+    assert isinstance(ctx.event, OverrideIssued)
+    return not ctx.event.force and not checks_passed(ctx, "pre")
 
 
 def idle_not_ready_for_promotion(ctx: Ctx) -> bool:
@@ -473,6 +507,27 @@ def idle_not_ready_for_promotion(ctx: Ctx) -> bool:
 def operator_may_finish_bake(ctx: Ctx) -> bool:
     assert isinstance(ctx.event, OverrideIssued)
     return ctx.event.force or not alarm_verdict(ctx).new
+
+
+def release_forbids_rollback(ctx: Ctx) -> bool:
+    """The release's manifest says `rollback: forbid` and the operator did not add force."""
+    assert isinstance(ctx.event, OverrideIssued)
+    current = ctx.state.deployment
+    if current is None or ctx.event.force or current.state not in (S.BAKING, S.SUCCEEDED, S.FIX_FORWARD):
+        return False
+    return ctx.policy().rollback == "forbid"
+
+
+def fix_forward_and_previous_is_healthy(ctx: Ctx) -> bool:
+    """An operator may still roll back a release that forbids it (with force), while the previous color
+    runs the previous version healthily."""
+    current = ctx.state.deployment
+    return (
+        current is not None
+        and current.state == S.FIX_FORWARD
+        and ctx.state.live_environment == current.target_environment
+        and previous_color_still_runs_previous_version(ctx)
+    )
 
 
 def last_deployment_succeeded_and_previous_is_healthy(ctx: Ctx) -> bool:
@@ -534,3 +589,64 @@ def rollback_swap_was_refused(ctx: Ctx) -> bool:
 def retried_swap_was_refused(ctx: Ctx) -> bool:
     assert isinstance(ctx.event, EffectFailed)
     return ctx.event.effect == "make_live"
+
+
+# ---------------------------------------------------------------------- release gates (checks)
+
+
+def checks_passed(ctx: Ctx, phase: str) -> bool:
+    """Every check of `phase` the deployment's policy names has run and passed."""
+    current = ctx.deployment
+    wanted = [check.name for check in ctx.policy().checks.phase("pre" if phase == "pre" else "post")]
+    runs = {run.name: run for run in current.checks_of(phase)}
+    return all(name in runs and runs[name].passed is True for name in wanted)
+
+
+def _reported(ctx: Ctx) -> CheckRun | None:
+    assert isinstance(ctx.event, CheckReported)
+    current = ctx.state.in_flight
+    return current.check(ctx.event.check) if current is not None else None
+
+
+def check_is_for_another_deployment(ctx: Ctx) -> bool:
+    """A report for a deployment that is not the one in flight (an earlier one, or none)."""
+    assert isinstance(ctx.event, CheckReported)
+    current = ctx.state.in_flight
+    return current is None or current.id != ctx.event.deployment_id or _reported(ctx) is None
+
+
+def check_was_reported_already(ctx: Ctx) -> bool:
+    run = _reported(ctx)
+    return run is not None and not run.waiting
+
+
+def check_report_is_late(ctx: Ctx) -> bool:
+    run = _reported(ctx)
+    return run is not None and ctx.event.at > run.deadline
+
+
+def check_phase_is_over(ctx: Ctx) -> bool:
+    """Pre-promotion checks report before the swap; post-promotion checks while baking."""
+    run = _reported(ctx)
+    if run is None:
+        return False
+    if run.phase == "pre":
+        return ctx.deployment.state not in (S.DEPLOYING, S.VERIFYING, S.SWAP_REFUSED)
+    return ctx.deployment.state != S.BAKING
+
+
+def check_failed(ctx: Ctx) -> bool:
+    assert isinstance(ctx.event, CheckReported)
+    return not ctx.event.passed
+
+
+def overdue_check(ctx: Ctx) -> CheckRun | None:
+    """A check of the deployment's current phase still waiting for its result past its deadline."""
+    if ctx.state.paused:
+        return None
+    phase = "post" if ctx.deployment.state == S.BAKING else "pre"
+    return next((r for r in ctx.deployment.checks_of(phase) if r.waiting and ctx.now > r.deadline), None)
+
+
+def a_check_is_overdue(ctx: Ctx) -> bool:
+    return overdue_check(ctx) is not None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bluegreen.errors import BadArtifact
+from bluegreen.gates import HttpCheck
 from bluegreen.machine.core import (
     ESCALATE_REFUSED_ROLLBACK,
     Ctx,
@@ -12,26 +14,37 @@ from bluegreen.machine.core import (
 )
 from bluegreen.machine.guards import (
     alarm_verdict,
+    checks_passed,
     judged_color,
     newer_upload_than,
+    overdue_check,
     queued_artifact_can_start,
 )
+from bluegreen.manifest import Policy, tighten
 from bluegreen.models import (
     AlarmChanged,
     Artifact,
     ArtifactRef,
     ArtifactUploaded,
+    CheckReported,
+    CheckRun,
     CreateVersion,
     Deployment,
     EffectFailed,
     EnvironmentUpdated,
     HandOver,
     HealthChanged,
+    InvokeHook,
     MakeLive,
     OverrideIssued,
     PruneVersions,
+    RunCheck,
     UpdateEnvironment,
 )
+
+# An HTTP check runs in the stack's check function, queued asynchronously: its result may take this long
+# beyond the check's own worst case (the queue, a cold start) before the check counts as failed.
+CHECK_QUEUE_MARGIN = timedelta(seconds=120)
 
 # ====================================================================== steps (what a row does)
 
@@ -44,6 +57,14 @@ def start_deployment(ctx: Ctx, artifact_reason: str, artifact: Artifact | None =
     state = ctx.state
     seq = state.deployment_seq + 1
     idle = state.idle_environment
+    policy, policy_text = release_policy(ctx, artifact)
+    previous = state.deployment
+    inherited: tuple[str, ...] = ()
+    if previous is not None and previous.state == S.FIX_FORWARD:
+        # rolling forward: the alarm that fired on the release before does not stop its fix
+        inherited = previous.acknowledged_alarms
+        artifact_reason += f" (a fix rolled forward past alarm {', '.join(inherited) or 'none'})"
+    artifact_reason += policy_text
     deployment = Deployment(
         id=f"{state.app}-{seq}",
         artifact=artifact,
@@ -54,6 +75,8 @@ def start_deployment(ctx: Ctx, artifact_reason: str, artifact: Artifact | None =
         started_at=ctx.now,
         state_since=ctx.now,
         reason=artifact_reason,
+        policy=policy if artifact.manifest is not None else None,
+        acknowledged_alarms=inherited,
     )
     keep_queued = state.queued if state.queued is not None and state.queued.label != artifact.label else None
     ctx.update(deployment_seq=seq, queued=keep_queued)
@@ -72,6 +95,85 @@ def start_deployment(ctx: Ctx, artifact_reason: str, artifact: Artifact | None =
     ctx.effects.append(CreateVersion(application_name=state.config.application_name, artifact=artifact))
     if not busy:
         ctx.effects.append(update_idle(ctx))
+
+
+def release_policy(ctx: Ctx, artifact: Artifact) -> tuple[Policy, str]:
+    """The app's policy tightened by the build's bluegreen.json, and how to say so in the notification.
+    (The controller refuses a manifest that does not fit the app when the build is uploaded; one that no
+    longer fits after a re-register is not applied, and the notification says so.)"""
+    app_policy = ctx.state.config.policy()
+    manifest = artifact.manifest
+    if manifest is None:
+        return app_policy, ""
+    try:
+        policy = tighten(app_policy, manifest)
+    except BadArtifact as error:
+        return app_policy, f"; its bluegreen.json was not applied: {error.message}"
+    said = []
+    if policy.rollback == "forbid":
+        said.append("rollback forbidden by this release")
+    if policy.bake_seconds != app_policy.bake_seconds:
+        said.append(f"bake {policy.bake_seconds}s")
+    if policy.requires_approval and not app_policy.requires_approval:
+        said.append("requires approval")
+    added = [c.name for c in (*policy.checks.pre, *policy.checks.post) if c.name not in app_policy.checks.names]
+    if added:
+        said.append(f"adds checks {', '.join(added)}")
+    if manifest.notes:
+        said.append(f"notes: {manifest.notes[:200]}")
+    return policy, f"; release policy: {'; '.join(said) or 'as the app'}"
+
+
+def plan_checks(ctx: Ctx, phase: str) -> tuple[list[CheckRun], list[RunCheck | InvokeHook], str]:
+    """The release gates of `phase` for the deployment: their records, the effects that start them, and
+    their description. Pre-promotion checks are about the idle color (its own CNAME); post-promotion
+    checks run right after the swap, when the production CNAME is the new color's."""
+    current = ctx.deployment
+    specs = ctx.policy().checks.phase("pre" if phase == "pre" else "post")
+    if phase == "pre":
+        target = ctx.target()
+        host = target.cname if target is not None else ""
+    else:
+        host = ctx.state.config.production_cname
+    runs: list[CheckRun] = []
+    effects: list[RunCheck | InvokeHook] = []
+    names: list[str] = []
+    when = "pre" if phase == "pre" else "post"
+    for spec in specs:
+        if isinstance(spec, HttpCheck):
+            deadline = ctx.now + timedelta(seconds=spec.worst_case_seconds) + CHECK_QUEUE_MARGIN
+            effects.append(RunCheck(app=ctx.state.app, deployment_id=current.id, phase=when, check=spec, host=host))
+            names.append(f"{spec.name} (GET {spec.path})")
+        else:
+            deadline = ctx.now + timedelta(seconds=spec.timeout_seconds)
+            effects.append(
+                InvokeHook(
+                    app=ctx.state.app,
+                    deployment_id=current.id,
+                    phase=when,
+                    hook=spec,
+                    environment=current.target_environment,
+                    url=f"http://{host}",
+                    version=current.version,
+                    deadline=deadline,
+                )
+            )
+            names.append(f"{spec.name} (hook, report by {deadline.isoformat()})")
+        runs.append(CheckRun(name=spec.name, phase=when, type=spec.type, started_at=ctx.now, deadline=deadline))
+    return runs, effects, ", ".join(names)
+
+
+def start_checks(ctx: Ctx, phase: str, then: str) -> bool:
+    """Record and start the release gates of `phase`; say so (before they run). False: there are none."""
+    runs, effects, names = plan_checks(ctx, phase)
+    if not runs:
+        return False
+    kept = tuple(run for run in ctx.deployment.checks if run.phase != phase)
+    ctx.update_deployment(checks=(*kept, *runs))
+    what = "pre-promotion" if phase == "pre" else "post-promotion"
+    ctx.hold(f"running {what} checks on {ctx.deployment.target_environment}: {names}; {then}")
+    ctx.effects.extend(effects)
+    return True
 
 
 def update_idle(ctx: Ctx) -> UpdateEnvironment:
@@ -203,12 +305,17 @@ def verify_then_maybe_promote(ctx: Ctx) -> None:
         promote_at=ctx.now + delay,
         unhealthy_since=None,
     )
-    if not config.auto_promote:
+    approval = ""
+    if not ctx.auto_promote():
         deadline = ctx.now + timedelta(seconds=config.approval_timeout_seconds)
-        ctx.hold(
+        approval = (
             f"awaiting approval until {deadline.isoformat()} (then it aborts): "
             f"`bluegreen approve {ctx.state.app}` lets it through"
         )
+    if start_checks(ctx, "pre", f"then {approval}" if approval else "promotion waits for all of them to pass"):
+        return
+    if approval:
+        ctx.hold(approval)
         return
     if ctx.state.paused or config.promote_delay_seconds != 0:
         return
@@ -234,7 +341,10 @@ def hold_for_alarms(ctx: Ctx) -> None:
 
 def hold_bake_end(ctx: Ctx) -> None:
     verdict = alarm_verdict(ctx)
-    if verdict.clear:
+    if not checks_passed(ctx, "post"):
+        waiting = [r.name for r in ctx.deployment.checks_of("post") if r.waiting]
+        what = f"post-promotion check {', '.join(waiting) or '(not started)'} has not reported yet"
+    elif verdict.clear:
         what = f"{ctx.deployment.target_environment} does not hold the consumer lease yet"
     else:
         what = verdict.unreadable or f"alarm {', '.join(verdict.old)} is in ALARM"
@@ -243,7 +353,7 @@ def hold_bake_end(ctx: Ctx) -> None:
 
 def promote(ctx: Ctx, reason: str, acknowledged: tuple[str, ...] = ()) -> None:
     deployment = ctx.deployment
-    bake = timedelta(seconds=ctx.state.config.bake_seconds)
+    bake = timedelta(seconds=ctx.policy().bake_seconds)
     ctx.update(live_environment=deployment.target_environment)
     ctx.effects.append(MakeLive(environment=deployment.target_environment, other=deployment.previous_environment))
     ctx.move(
@@ -254,6 +364,7 @@ def promote(ctx: Ctx, reason: str, acknowledged: tuple[str, ...] = ()) -> None:
         acknowledged_alarms=(*deployment.acknowledged_alarms, *acknowledged),
     )
     hand_over(ctx, deployment.target_environment)  # after the note: the swap's news never waits on the lease
+    start_checks(ctx, "post", "a failure rolls back like an alarm; the bake ends only once all have passed")
 
 
 def promote_now(ctx: Ctx) -> None:
@@ -291,11 +402,35 @@ def abort(ctx: Ctx, reason: str, *, start_next: bool = True) -> None:
 
 
 def roll_back(ctx: Ctx, reason: str) -> None:
+    forced = isinstance(ctx.event, OverrideIssued) and ctx.event.force
+    if ctx.policy().rollback == "forbid" and not forced:
+        fix_forward(ctx, reason)
+        return
     deployment = ctx.deployment
     ctx.update(live_environment=deployment.previous_environment, last_good_version=deployment.previous_version)
     ctx.effects.append(MakeLive(environment=deployment.previous_environment, other=deployment.target_environment))
     ctx.move(S.ROLLED_BACK, reason)
     hand_over(ctx, deployment.previous_environment)
+
+
+def fix_forward(ctx: Ctx, why: str) -> None:
+    """The release forbids rollback (it migrated data one way): traffic stays, people are told loudly, and
+    the next upload deploys even though the alarm still fires: the fix is rolled forward."""
+    deployment = ctx.deployment
+    firing = alarm_verdict(ctx).new_keys
+    if isinstance(ctx.event, AlarmChanged):
+        firing = (*firing, f"{ctx.event.alarm}@{ctx.event.at.isoformat()}")
+    cause = why.split("; traffic returned", 1)[0]
+    ctx.update(last_good_version=deployment.version, live_environment=deployment.target_environment)
+    ctx.move(
+        S.FIX_FORWARD,
+        f"ACTION NEEDED: {cause}; rollback forbidden by this release (bluegreen.json); {deployment.version} stays "
+        f"live on {deployment.target_environment}: deploy a fix (the next upload deploys even while the alarm "
+        f"fires), or `bluegreen rollback {ctx.state.app} --force` if the previous build can run after all",
+        acknowledged_alarms=tuple(dict.fromkeys((*deployment.acknowledged_alarms, *firing))),
+    )
+    if queued_artifact_can_start(ctx):
+        start_deployment(ctx, "starting the queued artifact (a fix)")
 
 
 def hand_over(ctx: Ctx, environment: str) -> None:
@@ -512,7 +647,10 @@ def resume(ctx: Ctx) -> None:
             for name in ("state_since", "promote_at", "bake_until", "refused_since", "promoted_at")
             if (value := getattr(current, name)) is not None
         }
-        ctx.update_deployment(paused_seconds=current.paused_seconds + paused.total_seconds(), **shifted)
+        checks = tuple(
+            run.model_copy(update={"deadline": run.deadline + paused}) if run.waiting else run for run in current.checks
+        )
+        ctx.update_deployment(paused_seconds=current.paused_seconds + paused.total_seconds(), checks=checks, **shifted)
     ctx.note(f"resumed by {ctx.event.actor}: {ctx.event.reason}")
     if ctx.state.in_flight is None and queued_artifact_can_start(ctx):
         start_deployment(ctx, "resumed: starting the queued artifact")
@@ -545,6 +683,7 @@ def record_refused_promotion(ctx: Ctx) -> None:
         promoted_at=None,
         refused_since=current.refused_since or ctx.now,
         refusal_retryable=ctx.event.retryable,
+        checks=tuple(run for run in current.checks if run.phase != "post"),  # they start again with the swap
     )
 
 
@@ -591,4 +730,85 @@ def escalate_refused_rollback(ctx: Ctx) -> None:
         f"ESCALATION: the rollback has been refused by EB for {int(ESCALATE_REFUSED_ROLLBACK.total_seconds() // 60)} "
         f"minutes; production still runs {current.version} on {current.target_environment}. "
         f"Check both environments in the EB console, then `bluegreen rollback {ctx.state.app}`"
+    )
+
+
+# ---------------------------------------------------------------------- release gates (checks)
+
+
+def _record_check(ctx: Ctx, name: str, passed: bool, reason: str) -> CheckRun:
+    current = ctx.deployment
+    run = current.check(name)
+    assert run is not None
+    done = run.model_copy(update={"passed": passed, "reason": reason, "reported_at": ctx.now})
+    ctx.update_deployment(checks=tuple(done if r.name == name else r for r in current.checks))
+    return done
+
+
+def _reporter(ctx: Ctx) -> str:
+    assert isinstance(ctx.event, CheckReported)
+    return f" (reported by {ctx.event.actor})" if ctx.event.actor else ""
+
+
+def record_passed_check(ctx: Ctx) -> None:
+    """A check passed: recorded; once every pre-promotion check has passed, promotion may go ahead."""
+    assert isinstance(ctx.event, CheckReported)
+    run = _record_check(ctx, ctx.event.check, True, ctx.event.reason)
+    what = "pre-promotion" if run.phase == "pre" else "post-promotion"
+    if run.phase == "pre" and checks_passed(ctx, "pre"):
+        ctx.update_deployment(held=None)
+    ctx.note(f"{what} check {run.name} passed{_reporter(ctx)}: {run.reason or 'ok'}")
+    if run.phase != "pre" or not checks_passed(ctx, "pre") or ctx.deployment.state != S.VERIFYING:
+        return
+    from bluegreen.machine.guards import promotion_is_due
+
+    if not ctx.auto_promote():
+        config = ctx.state.config
+        deadline = ctx.deployment.state_since + timedelta(seconds=config.approval_timeout_seconds)
+        ctx.hold(
+            f"all pre-promotion checks passed; awaiting approval until {deadline.isoformat()} (then it aborts): "
+            f"`bluegreen approve {ctx.state.app}` lets it through"
+        )
+    elif promotion_is_due(ctx):
+        if alarm_verdict(ctx).clear:
+            promote(ctx, "all pre-promotion checks passed: swapping the production CNAME to the verified color")
+        else:
+            hold_for_alarms(ctx)
+
+
+def abort_for_failed_check(ctx: Ctx) -> None:
+    assert isinstance(ctx.event, CheckReported)
+    run = _record_check(ctx, ctx.event.check, False, ctx.event.reason)
+    abort(ctx, f"pre-promotion check {run.name} failed{_reporter(ctx)}: {run.reason}; traffic never moved")
+
+
+def rollback_for_failed_check(ctx: Ctx) -> None:
+    assert isinstance(ctx.event, CheckReported)
+    run = _record_check(ctx, ctx.event.check, False, ctx.event.reason)
+    roll_back(
+        ctx,
+        f"post-promotion check {run.name} failed{_reporter(ctx)}: {run.reason}; traffic returned to "
+        f"{ctx.deployment.previous_environment}",
+    )
+
+
+def _fail_overdue(ctx: Ctx) -> CheckRun:
+    run = overdue_check(ctx)
+    assert run is not None
+    waited = int((run.deadline - run.started_at).total_seconds())
+    what = "no report from the hook" if run.type == "lambda" else "no result from the HTTP check"
+    return _record_check(ctx, run.name, False, f"{what} within {waited}s (deadline {run.deadline.isoformat()})")
+
+
+def abort_for_overdue_check(ctx: Ctx) -> None:
+    run = _fail_overdue(ctx)
+    abort(ctx, f"pre-promotion check {run.name} failed: {run.reason}; traffic never moved")
+
+
+def rollback_for_overdue_check(ctx: Ctx) -> None:
+    run = _fail_overdue(ctx)
+    roll_back(
+        ctx,
+        f"post-promotion check {run.name} failed: {run.reason}; traffic returned to "
+        f"{ctx.deployment.previous_environment}",
     )
