@@ -1418,10 +1418,10 @@ def install() -> None:
     at the subclass is all it takes; backends built before install() (plain moto ones) are dropped.
 
     It also installs the other local-AWS fixes (`s3_events`: S3 notifications in AWS's shapes;
-    `moto_cloudwatch`: alarm timestamps, AlarmTypes, composite alarms), so one call gives the
-    whole local AWS.
+    `moto_cloudwatch`: alarm timestamps, AlarmTypes, composite alarms; `moto_elbv2`: weighted forward
+    actions checked as ELB checks them), so one call gives the whole local AWS.
     """
-    from bluegreen_local import moto_cloudwatch, s3_events
+    from bluegreen_local import moto_cloudwatch, moto_elbv2, s3_events
 
     # EB's ConfigurationValidationException is not an error shape in botocore's model; moto serializes
     # it all the same (code, message, HTTP 400) after warning that it could not find the shape.
@@ -1429,15 +1429,17 @@ def install() -> None:
     _set_backend_class(BlueGreenEBBackend)
     s3_events.install()
     moto_cloudwatch.install()
+    moto_elbv2.install()
 
 
 def uninstall() -> None:
-    """Back to moto's own EB, S3 notifications and CloudWatch (drops the extension's EB backends)."""
-    from bluegreen_local import moto_cloudwatch, s3_events
+    """Back to moto's own EB, S3 notifications, CloudWatch and ELBv2 (drops the extension's EB backends)."""
+    from bluegreen_local import moto_cloudwatch, moto_elbv2, s3_events
 
     _set_backend_class(EBBackend)
     s3_events.uninstall()
     moto_cloudwatch.uninstall()
+    moto_elbv2.uninstall()
 
 
 def _set_backend_class(cls: type[EBBackend]) -> None:

@@ -52,6 +52,8 @@ from bluegreen.models import (
     OverrideRequest,
     Pending,
     RunCheck,
+    SetWeights,
+    StandbySize,
     Tick,
     Tuning,
 )
@@ -334,8 +336,11 @@ class Controller:
                 lease_read=state.app in leases,
                 lease_holder=leases.get(state.app),
             )
-            event = Tick(event_id=f"tick:{tick_id}", at=now, observed=observed)
             try:
+                extra: dict[str, Any] = {"weights": self._weights(state)}
+                if state.standby_due is not None and state.standby_due <= now and state.config.standby is not None:
+                    extra["capacities"] = self._capacities(state)
+                event = Tick(event_id=f"tick:{tick_id}", at=now, observed=observed.model_copy(update=extra))
                 outcome = self.apply(state.app, lambda _: event, loaded=state)
                 results[state.app] = f"{outcome.outcome}: {outcome.reason}"
                 if outcome.state is not None and outcome.state.outbox.notifications:
@@ -351,11 +356,32 @@ class Controller:
             summary.app
             for summary in summaries
             if summary.app not in watched
-            and _cname_holder(summary, environments) not in (None, summary.live_environment)
+            and (
+                _cname_holder(summary, environments) not in (None, summary.live_environment)
+                or not summary.production_cname  # traffic "alb" (or "lease"): the tick asks the load balancer
+            )
         ]
         for state in self.store.load_many(drifted).values():
             tick(state)
         return {"apps": len(watched), "registered": len(summaries), "reconciled": drifted, "results": results}
+
+    def _weights(self, state: AppState) -> dict[str, int] | None:
+        """Traffic "alb": the percent the production rule forwards to each color now (ELB's word)."""
+        alb = state.config.alb
+        if state.config.traffic != "alb" or alb is None:
+            return None
+        from bluegreen.aws.elb import percent_to, read_weights
+
+        weights = read_weights(None, alb.rule_arn)
+        return {env: percent_to(weights, arn) for env, arn in alb.target_groups.items()}
+
+    def _capacities(self, state: AppState) -> dict[str, StandbySize]:
+        """The idle color's capacity as EB reports it (read only when it is about to go to standby)."""
+        from bluegreen.aws.capacity import read_capacity
+
+        idle = state.idle_environment
+        capacity = read_capacity(self.beanstalk.eb, state.config.application_name, idle)
+        return {idle: StandbySize(min_size=capacity.min_size, max_size=capacity.max_size)}
 
     def _lease_holders(self, states: list[AppState]) -> dict[str, str | None]:
         """The consumer lease's holder for apps whose promotion is verified by the hand-over."""
@@ -398,13 +424,19 @@ class Controller:
         check_managed(
             application_name, environment_tags(self.beanstalk.eb, application_name, environments), self.settings
         )
+        traffic = tuning.get("traffic", "cname")
         for name, env in observed.items():
-            if env.tier != "WebServer" or not env.cname:
+            if traffic == "cname" and (env.tier != "WebServer" or not env.cname):
                 raise Refused(
                     f"{name} is a {env.tier} environment with no CNAME: a CNAME swap cannot move its traffic; "
-                    "register two web server environments"
+                    'register two web server environments, or traffic "lease" for a bot that only polls'
                 )
-        live, cname = self._live_color(given, previous, observed)
+        if traffic == "alb":
+            live, cname = self._live_at_the_load_balancer(given, tuning, environments)
+        elif traffic == "lease":
+            live, cname = self._live_by_claim(given, previous, environments)
+        else:
+            live, cname = self._live_color(given, previous, observed)
         missing = self._missing_alarms(_every_alarm(tuning))
         if missing:
             raise BadInput(f"alarm {', '.join(missing)} does not exist in CloudWatch (check the name and region)")
@@ -510,6 +542,43 @@ class Controller:
             return []
         found = {a.name for a in self.alarms.describe(names)}
         return [name for name in names if name not in found]
+
+    @staticmethod
+    def _live_at_the_load_balancer(
+        given: Any, tuning: dict[str, Any], environments: tuple[str, str]
+    ) -> tuple[str, str]:
+        """Traffic "alb": the color the production rule forwards everything to, as ELB reports it."""
+        from bluegreen.aws.elb import percent_to, read_weights, validate_alb
+        from bluegreen.models import AlbTraffic
+
+        raw = tuning.get("alb")
+        if raw is None:
+            raise BadInput('traffic "alb" needs alb: {"rule_arn": ..., "target_groups": {<color>: <arn>}}')
+        alb = raw if isinstance(raw, AlbTraffic) else AlbTraffic.model_validate(raw)
+        if set(alb.target_groups) != set(environments):
+            raise BadInput(f"alb.target_groups must name exactly the two colors {list(environments)}")
+        validate_alb(None, alb.rule_arn, dict(alb.target_groups))
+        weights = read_weights(None, alb.rule_arn)
+        shares = {env: percent_to(weights, arn) for env, arn in alb.target_groups.items()}
+        live = next((env for env, percent in shares.items() if percent == 100), None)
+        if live is None:
+            raise Refused(
+                f"the rule {alb.rule_arn} splits traffic ({shares}): send 100% to the live color first, then register"
+            )
+        if given.live_environment and given.live_environment != live:
+            raise Refused(f"ELB forwards all traffic to {live}, not {given.live_environment}")
+        return live, ""
+
+    @staticmethod
+    def _live_by_claim(given: Any, previous: AppState | None, environments: tuple[str, str]) -> tuple[str, str]:
+        """Traffic "lease": nothing outside bluegreen says which color consumes; the claim (or the record) does."""
+        live = given.live_environment or (previous.live_environment if previous is not None else None)
+        if live is None:
+            raise BadInput(
+                f'traffic "lease" needs live_environment: which of {list(environments)} consumes now '
+                "(a polling bot has no CNAME or load balancer that could say)"
+            )
+        return live, ""
 
     @staticmethod
     def _live_color(
@@ -668,6 +737,7 @@ class Controller:
             alarms_error=error,
             lease_read=state.app in lease,
             lease_holder=lease.get(state.app),
+            weights=self._weights(state) if need_environments else None,
         )
         return event.model_copy(update={"observed": observed}), Observation({e.name: e for e in environments}, taken)
 
@@ -761,11 +831,13 @@ class Controller:
                         )
                         done += 1
                         continue
-                    environment = effect.environment if isinstance(effect, MakeLive) else None
-                    failure = (effect.kind, error.message, environment, bool(getattr(error, "retryable", False)))
+                    moves = isinstance(effect, MakeLive | SetWeights)
+                    environment = effect.environment if isinstance(effect, MakeLive | SetWeights) else None
+                    retryable = bool(getattr(error, "retryable", False)) and moves
+                    failure = (effect.kind, error.message, environment, retryable)
                     break
                 done += 1
-                if effect.kind in ("make_live", "update_environment"):
+                if effect.kind in ("make_live", "update_environment", "set_weights", "set_capacity"):
                     context.fresh = None  # after our own change to EB, EB must be asked again
         except Transient:
             self._release(state)

@@ -23,6 +23,8 @@ from bluegreen.models import (
     MakeLive,
     PruneVersions,
     RunCheck,
+    SetCapacity,
+    SetWeights,
 )
 from bluegreen.models import UpdateEnvironment as UpdateEnvironmentEffect
 
@@ -149,7 +151,31 @@ def invoke_hook(ctx: EffectContext, effect: Any) -> None:
     invoke(None, effect.hook, payload)
 
 
+def set_weights(ctx: EffectContext, effect: Any) -> None:
+    """The target "the rule forwards N% to this color", read back from ELB before and after."""
+    assert isinstance(effect, SetWeights)
+    from bluegreen.aws.elb import ensure_weights
+
+    weights = {
+        effect.target_groups[effect.environment]: effect.percent,
+        effect.target_groups[effect.other]: 100 - effect.percent,
+    }
+    if ensure_weights(None, effect.rule_arn, weights):
+        log.info("%s: %s serves %d%% at the load balancer", ctx.state.app, effect.environment, effect.percent)
+
+
+def set_capacity(ctx: EffectContext, effect: Any) -> None:
+    """The target "the color's Auto Scaling bounds are these" (standby, or the capacity restored)."""
+    assert isinstance(effect, SetCapacity)
+    from bluegreen.aws.capacity import Capacity, ensure_capacity
+
+    wanted = Capacity(effect.capacity.min_size, effect.capacity.max_size)
+    ensure_capacity(ctx.beanstalk.eb, effect.application_name, effect.environment, wanted)
+
+
 RUNNERS: dict[str, Callable[[EffectContext, Any], None]] = {
+    "set_weights": set_weights,
+    "set_capacity": set_capacity,
     "run_check": run_check,
     "invoke_hook": invoke_hook,
     "hand_over": hand_over,

@@ -41,6 +41,9 @@ class DeploymentState(StrEnum):
     # The release forbids rollback (bluegreen.json) and something called for one: production keeps the
     # new build, people are told loudly, and the next upload deploys even while the alarm fires.
     FIX_FORWARD = "FIX_FORWARD"
+    # A rollback to a color on standby (scaled down): its capacity is restored first; traffic moves when
+    # it is Ready again.
+    ROLLBACK_WARMING = "ROLLBACK_WARMING"
 
     @property
     def in_flight(self) -> bool:
@@ -54,6 +57,7 @@ IN_FLIGHT = frozenset(
         DeploymentState.BAKING,
         DeploymentState.SWAP_REFUSED,
         DeploymentState.ROLLBACK_REFUSED,
+        DeploymentState.ROLLBACK_WARMING,
     }
 )
 BEFORE_PROMOTION = frozenset({DeploymentState.DEPLOYING, DeploymentState.VERIFYING, DeploymentState.SWAP_REFUSED})
@@ -77,6 +81,51 @@ def alarm_names(value: tuple[str, ...]) -> tuple[str, ...]:
         if not 1 <= len(name) <= 255:
             raise ValueError("alarm names are 1 to 255 characters")
     return value
+
+
+class StandbySize(Strict):
+    """A color's Auto Scaling bounds (`aws:autoscaling:asg` MinSize/MaxSize)."""
+
+    min_size: StrictInt = Field(ge=0, le=10000)
+    max_size: StrictInt = Field(ge=0, le=10000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> StandbySize:
+        if self.min_size > self.max_size:
+            raise ValueError(f"min_size ({self.min_size}) must not exceed max_size ({self.max_size})")
+        return self
+
+    def as_text(self) -> str:
+        return f"MinSize={self.min_size} MaxSize={self.max_size}"
+
+
+class AlbTraffic(Strict):
+    """Traffic mode `alb`: the production listener rule of a shared ALB and each color's target group."""
+
+    rule_arn: str = Field(
+        pattern=r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:listener(-rule)?/app/.+$",
+        max_length=2048,
+        description="The listener rule that forwards production traffic (or the listener, for its default action)",
+    )
+    target_groups: dict[str, str] = Field(description="Each color's environment name -> its target group ARN")
+    steps: tuple[StrictInt, ...] = Field(
+        default=(100,),
+        min_length=1,
+        max_length=10,
+        description="Percent of traffic to the new color, step by step, e.g. [10, 50, 100]; the last is 100",
+    )
+    step_seconds: StrictInt = Field(default=300, ge=10, le=86400, description="How long each step lasts")
+
+    @model_validator(mode="after")
+    def _steps_rise_to_100(self) -> AlbTraffic:
+        if list(self.steps) != sorted(set(self.steps)) or self.steps[-1] != 100 or self.steps[0] < 1:
+            raise ValueError(
+                f"steps must rise strictly from at least 1 to 100, e.g. [10, 50, 100]; got {list(self.steps)}"
+            )
+        return self
+
+
+TrafficMode = Literal["cname", "alb", "lease"]
 
 
 class Tuning(Strict):
@@ -122,6 +171,25 @@ class Tuning(Strict):
     handoff_timeout_seconds: StrictInt = Field(
         default=120, ge=10, le=3600, description="How long the new color has to take the consumer lease"
     )
+    traffic: TrafficMode = Field(
+        default="cname",
+        description='How promotion moves traffic: "cname" (swap the environment CNAMEs), "alb" (the forward '
+        'weights of a shared load balancer\'s rule), "lease" (a polling bot: only the consumer lease moves). '
+        "cname and alb combine with consumer_lease",
+    )
+    alb: AlbTraffic | None = Field(default=None, description='Traffic mode "alb": the rule and target groups')
+    drain_seconds: StrictInt = Field(
+        default=120,
+        ge=0,
+        le=86400,
+        description="How long the old color is left untouched after a swap (DNS TTL 60 s + draining 20 s, "
+        "with margin: docs/traffic.md); a build for that color waits for the drain to end",
+    )
+    standby: StandbySize | None = Field(
+        default=None,
+        description="After the bake and rollback window, scale the old color down to this (e.g. 1/1, or 0/0 for "
+        "a polling bot); its capacity is restored before it is deployed to or takes traffic back",
+    )
     checks: Checks = Field(
         default_factory=Checks,
         description="Release gates: `pre` checks on the idle color before the swap, `post` checks right after "
@@ -146,6 +214,18 @@ class AppConfig(Tuning):
     @model_validator(mode="after")
     def _possible(self) -> AppConfig:
         """Combinations that would make every deployment fail are refused, naming both fields."""
+        if self.traffic == "alb":
+            if self.alb is None:
+                raise ValueError('traffic "alb" needs alb: the listener rule and each color\'s target group')
+            if set(self.alb.target_groups) != set(self.environments):
+                raise ValueError(
+                    f"alb.target_groups must name exactly the two colors {list(self.environments)}, "
+                    f"not {sorted(self.alb.target_groups)}"
+                )
+        elif self.alb is not None:
+            raise ValueError(f'alb is only used with traffic "alb", not "{self.traffic}"')
+        if self.traffic == "lease" and not self.consumer_lease:
+            raise ValueError('traffic "lease" moves only the consumer lease: set consumer_lease true')
         strangers = sorted(set(self.color_alarms) - set(self.environments))
         if strangers:
             raise ValueError(f"color_alarms names {', '.join(strangers)}, not one of the app's environments")
@@ -282,6 +362,10 @@ class Deployment(Strict):
         default=None, description="The app's policy tightened by the release's manifest (None: the app's)"
     )
     checks: tuple[CheckRun, ...] = Field(default=(), description="The release gates run so far, with results")
+    weight: StrictInt | None = Field(
+        default=None, description='Traffic mode "alb": the percent the new color serves now (a step)'
+    )
+    step_since: datetime | None = Field(default=None, description="When the current weighted step began")
 
     @property
     def version(self) -> str:
@@ -375,6 +459,26 @@ class HandOver(Strict):
     environment: str
 
 
+class SetWeights(Strict):
+    """Ensure the ALB rule forwards `percent` to `environment`'s target group and the rest to `other`'s."""
+
+    kind: Literal["set_weights"] = "set_weights"
+    rule_arn: str
+    environment: str
+    other: str
+    target_groups: dict[str, str]
+    percent: int = Field(ge=0, le=100)
+
+
+class SetCapacity(Strict):
+    """Ensure the environment's Auto Scaling bounds (standby, or the capacity it had before)."""
+
+    kind: Literal["set_capacity"] = "set_capacity"
+    application_name: str
+    environment: str
+    capacity: StandbySize
+
+
 class RunCheck(Strict):
     """Run an HTTP check against `host` (the color's own CNAME); its result comes back as `CheckReported`."""
 
@@ -401,7 +505,15 @@ class InvokeHook(Strict):
 
 
 Effect = Annotated[
-    CreateVersion | UpdateEnvironment | MakeLive | PruneVersions | HandOver | RunCheck | InvokeHook,
+    CreateVersion
+    | UpdateEnvironment
+    | MakeLive
+    | PruneVersions
+    | HandOver
+    | RunCheck
+    | InvokeHook
+    | SetWeights
+    | SetCapacity,
     Field(discriminator="kind"),
 ]
 
@@ -449,6 +561,16 @@ class Outbox(Strict):
     failed: int = Field(default=0, description="Notifications dropped after a permanent error (kept in history)")
 
 
+class Drain(Strict):
+    environment: str
+    until: datetime
+
+
+class Standby(Strict):
+    environment: str
+    restore: StandbySize = Field(description="The capacity it had, restored before it serves or is deployed to")
+
+
 class AppState(Strict):
     app: str
     config: AppConfig
@@ -471,6 +593,11 @@ class AppState(Strict):
         default=(), description="Labels (one per S3 object version) of the last uploads accepted, for redeliveries"
     )
     outbox: Outbox = Field(default_factory=Outbox)
+    drain: Drain | None = Field(default=None, description="The color left untouched after the last swap, until when")
+    standby_due: datetime | None = Field(
+        default=None, description="When the old color may go to standby (after the bake, the window and the drain)"
+    )
+    standby: Standby | None = Field(default=None, description="The color on standby and the capacity it had")
 
     @property
     def idle_environment(self) -> str:
@@ -525,6 +652,10 @@ class Observed(Strict):
     alarms_error: str | None = Field(default=None, description="Why the alarms could not be read (fail closed)")
     lease_read: bool = Field(default=False, description="The consumer lease was read for this decision")
     lease_holder: str | None = Field(default=None, description="The color holding the consumer lease now")
+    weights: dict[str, int] | None = Field(
+        default=None, description='Traffic mode "alb": percent per color that the rule forwards now'
+    )
+    capacities: dict[str, StandbySize] = Field(default_factory=dict, description="Capacity per color, when read")
 
     def environment(self, name: str) -> EnvironmentObservation | None:
         return next((e for e in self.environments if e.name == name), None)

@@ -67,6 +67,7 @@ def needs_watch(state: AppState) -> bool:
         or state.queued is not None
         or state.pending is not None
         or bool(state.outbox.notifications)
+        or state.standby_due is not None  # the old color goes to standby after the bake and the window
     )
 
 

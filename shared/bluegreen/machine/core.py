@@ -90,10 +90,19 @@ class Ctx:
         return self.env(self.state.deployment.target_environment)
 
     def holder(self) -> str | None:
-        """The color EB reports holding the production CNAME, if EB was observed."""
-        if self.observed is None:
+        """The color AWS reports serving production, if it was observed: the one holding the production
+        CNAME (traffic "cname"), the one the ALB rule forwards everything to ("alb"; during weighted steps
+        none does). A polling bot's traffic ("lease") has no outside owner to compare with."""
+        observed = self.observed
+        if observed is None:
             return None
-        return self.observed.live_by_cname(self.state.config.production_cname)
+        traffic = self.state.config.traffic
+        if traffic == "alb":
+            weights = observed.weights or {}
+            return next((env for env, percent in weights.items() if percent == 100), None)
+        if traffic == "lease":
+            return None
+        return observed.live_by_cname(self.state.config.production_cname)
 
     def target_is_settled(self) -> bool:
         if isinstance(self.event, EnvironmentUpdated) and self.event.outcome in ("succeeded", "failed"):
@@ -175,7 +184,9 @@ VERIFYING = frozenset({S.VERIFYING.value})
 BAKING = frozenset({S.BAKING.value})
 SWAP_REFUSED = frozenset({S.SWAP_REFUSED.value})
 ROLLBACK_REFUSED = frozenset({S.ROLLBACK_REFUSED.value})
+ROLLBACK_WARMING = frozenset({S.ROLLBACK_WARMING.value})
+ROLLING_BACK = ROLLBACK_REFUSED | ROLLBACK_WARMING  # traffic is still on the new build; the rollback is under way
 PRE_PROMOTION = frozenset({S.DEPLOYING.value, S.VERIFYING.value, S.SWAP_REFUSED.value})
 AWAITING_PROMOTION = frozenset({S.VERIFYING.value, S.SWAP_REFUSED.value})
-IN_FLIGHT = PRE_PROMOTION | BAKING | ROLLBACK_REFUSED
+IN_FLIGHT = PRE_PROMOTION | BAKING | ROLLING_BACK
 IDLE_ONLY = frozenset({IDLE})

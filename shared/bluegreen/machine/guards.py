@@ -29,6 +29,8 @@ from bluegreen.models import (
 
 # ====================================================================== guards (read as sentences)
 
+TRAFFIC_EFFECTS = ("make_live", "set_weights")  # the effects that move production traffic
+
 
 def always(ctx: Ctx) -> bool:
     return True
@@ -108,10 +110,20 @@ def event_predates_our_update(ctx: Ctx) -> bool:
     return started is not None and ctx.event.at + STALE_TOLERANCE < started
 
 
+def is_draining(ctx: Ctx, environment: str) -> bool:
+    """The color traffic left at the last swap is left untouched until its drain ends."""
+    drain = ctx.state.drain
+    return drain is not None and drain.environment == environment and ctx.now < drain.until
+
+
 def update_is_waiting_and_environment_ready(ctx: Ctx) -> bool:
     if ctx.deployment.update_started:
         return False
     target = ctx.target()
+    if is_draining(ctx, ctx.deployment.target_environment) and (
+        target is None or target.version_label != ctx.deployment.version
+    ):
+        return False
     if target is not None:
         return target.ready  # EB's word beats the event's
     return isinstance(ctx.event, EnvironmentUpdated) and ctx.event.outcome in ("succeeded", "failed")
@@ -269,10 +281,12 @@ def previous_color_still_runs_previous_version(ctx: Ctx) -> bool:
     if current is None or current.previous_version is None:
         return False
     previous = ctx.env(current.previous_environment)
+    standby = ctx.state.standby
+    on_standby = standby is not None and standby.environment == current.previous_environment
     return (
         previous is not None
         and previous.ready
-        and previous.healthy
+        and (previous.healthy or on_standby)  # a color on standby (maybe no instances) is warmed up first
         and previous.version_label == current.previous_version
     )
 
@@ -571,14 +585,14 @@ def swap_did_not_happen(ctx: Ctx, wanted: str) -> bool:
 def promotion_swap_was_refused(ctx: Ctx) -> bool:
     assert isinstance(ctx.event, EffectFailed)
     target = ctx.deployment.target_environment
-    return ctx.event.effect == "make_live" and ctx.event.environment == target and swap_did_not_happen(ctx, target)
+    return ctx.event.effect in TRAFFIC_EFFECTS and ctx.event.environment == target and swap_did_not_happen(ctx, target)
 
 
 def rollback_swap_was_refused(ctx: Ctx) -> bool:
     assert isinstance(ctx.event, EffectFailed)
     current = ctx.state.deployment
     return (
-        ctx.event.effect == "make_live"
+        ctx.event.effect in TRAFFIC_EFFECTS
         and current is not None
         and current.state == S.ROLLED_BACK
         and ctx.event.environment == current.previous_environment
@@ -588,7 +602,7 @@ def rollback_swap_was_refused(ctx: Ctx) -> bool:
 
 def retried_swap_was_refused(ctx: Ctx) -> bool:
     assert isinstance(ctx.event, EffectFailed)
-    return ctx.event.effect == "make_live"
+    return ctx.event.effect in TRAFFIC_EFFECTS
 
 
 # ---------------------------------------------------------------------- release gates (checks)
@@ -650,3 +664,37 @@ def overdue_check(ctx: Ctx) -> CheckRun | None:
 
 def a_check_is_overdue(ctx: Ctx) -> bool:
     return overdue_check(ctx) is not None
+
+
+# ---------------------------------------------------------------------- traffic: weighted steps, standby
+
+
+def weight_step_is_due(ctx: Ctx) -> bool:
+    """Traffic "alb": the current step has lasted its time with no alarm and the post checks passed."""
+    current = ctx.deployment
+    alb = ctx.state.config.alb
+    if alb is None or current.weight is None or current.weight >= 100 or current.step_since is None:
+        return False
+    due = ctx.now - current.step_since >= timedelta(seconds=alb.step_seconds)
+    return due and not ctx.state.paused and alarms_are_clear(ctx) and checks_passed(ctx, "post")
+
+
+def standby_is_due(ctx: Ctx) -> bool:
+    """After the bake, the rollback window and the drain, the idle color may go to standby (once)."""
+    config = ctx.state.config
+    due = ctx.state.standby_due
+    if config.standby is None or due is None or ctx.now < due or ctx.state.paused or ctx.state.queued:
+        return False
+    idle = ctx.env(ctx.state.idle_environment)
+    observed = ctx.observed
+    return (
+        idle is not None and idle.ready and observed is not None and ctx.state.idle_environment in observed.capacities
+    )
+
+
+def previous_color_is_warm_again(ctx: Ctx) -> bool:
+    """A rollback to a color that was on standby: its capacity is back, EB reports it Ready and healthy."""
+    current = ctx.deployment
+    previous = ctx.env(current.previous_environment)
+    restored = ctx.state.standby is None or ctx.state.standby.environment != current.previous_environment
+    return restored and both_colors_ready(ctx) and previous is not None and previous.healthy

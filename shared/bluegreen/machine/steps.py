@@ -15,6 +15,7 @@ from bluegreen.machine.core import (
 from bluegreen.machine.guards import (
     alarm_verdict,
     checks_passed,
+    is_draining,
     judged_color,
     newer_upload_than,
     overdue_check,
@@ -39,8 +40,12 @@ from bluegreen.models import (
     OverrideIssued,
     PruneVersions,
     RunCheck,
+    SetCapacity,
+    SetWeights,
     UpdateEnvironment,
 )
+from bluegreen.models import Drain as DrainRecord
+from bluegreen.models import Standby as StandbyRecord
 
 # An HTTP check runs in the stack's check function, queued asynchronously: its result may take this long
 # beyond the check's own worst case (the queue, a cold start) before the check counts as failed.
@@ -79,13 +84,30 @@ def start_deployment(ctx: Ctx, artifact_reason: str, artifact: Artifact | None =
         acknowledged_alarms=inherited,
     )
     keep_queued = state.queued if state.queued is not None and state.queued.label != artifact.label else None
-    ctx.update(deployment_seq=seq, queued=keep_queued)
+    ctx.update(deployment_seq=seq, queued=keep_queued, standby_due=None)
     # EB takes one update at a time and refuses one unless the color is Ready: wait for it.
     observed_idle = ctx.env(idle)
     busy = state.unsettled_environment == idle or (observed_idle is not None and not observed_idle.ready)
     held = None
     if observed_idle is not None and not observed_idle.ready:
         held = f"EB reports {idle} {observed_idle.status}; the update starts when it is Ready"
+    restore = state.standby if state.standby is not None and state.standby.environment == idle else None
+    if restore is not None:
+        # its capacity comes back first (a configuration update); the version follows once it is Ready
+        busy = True
+        held = f"{idle} is on standby: restoring {restore.restore.as_text()} first; the update starts when it is Ready"
+        ctx.update(standby=None)
+        ctx.effects.append(
+            SetCapacity(application_name=state.config.application_name, environment=idle, capacity=restore.restore)
+        )
+    elif is_draining(ctx, idle) and (observed_idle is None or observed_idle.version_label != artifact.label):
+        # (a color that already runs this version gets no update: there is nothing to wait for)
+        assert state.drain is not None
+        busy = True
+        held = (
+            f"{idle} is draining (traffic left it at the last swap) until {state.drain.until.isoformat()}; "
+            "the update starts then"
+        )
     deployment = deployment.model_copy(
         update={"update_started": not busy, "update_started_at": None if busy else ctx.now, "held": held}
     )
@@ -130,11 +152,11 @@ def plan_checks(ctx: Ctx, phase: str) -> tuple[list[CheckRun], list[RunCheck | I
     checks run right after the swap, when the production CNAME is the new color's."""
     current = ctx.deployment
     specs = ctx.policy().checks.phase("pre" if phase == "pre" else "post")
-    if phase == "pre":
-        target = ctx.target()
-        host = target.cname if target is not None else ""
+    target = ctx.target()
+    if phase == "post" and ctx.state.config.traffic == "cname":
+        host = ctx.state.config.production_cname  # the swap gave the new color the production CNAME
     else:
-        host = ctx.state.config.production_cname
+        host = target.cname if target is not None else ""  # the color's own URL
     runs: list[CheckRun] = []
     effects: list[RunCheck | InvokeHook] = []
     names: list[str] = []
@@ -351,17 +373,52 @@ def hold_bake_end(ctx: Ctx) -> None:
     ctx.hold(f"bake time is over but {what}; the deployment succeeds once that clears")
 
 
+def move_traffic(ctx: Ctx, to: str, other: str, percent: int = 100) -> None:
+    """The effect that makes `to` serve production, by the app's traffic mode: the CNAME swap, the ALB
+    rule's weights (`percent` to `to`), or nothing but the consumer lease (a polling bot)."""
+    config = ctx.state.config
+    if config.traffic == "alb":
+        assert config.alb is not None
+        ctx.effects.append(
+            SetWeights(
+                rule_arn=config.alb.rule_arn,
+                environment=to,
+                other=other,
+                target_groups=config.alb.target_groups,
+                percent=percent,
+            )
+        )
+    elif config.traffic == "cname":
+        ctx.effects.append(MakeLive(environment=to, other=other))
+
+
+def drain(ctx: Ctx, environment: str) -> None:
+    """The color traffic just left is left untouched for drain_seconds (DNS caches, connections in flight)."""
+    seconds = ctx.state.config.drain_seconds
+    if seconds and ctx.state.config.traffic != "lease":
+        ctx.update(drain=DrainRecord(environment=environment, until=ctx.now + timedelta(seconds=seconds)))
+
+
 def promote(ctx: Ctx, reason: str, acknowledged: tuple[str, ...] = ()) -> None:
     deployment = ctx.deployment
     bake = timedelta(seconds=ctx.policy().bake_seconds)
+    alb = ctx.state.config.alb if ctx.state.config.traffic == "alb" else None
+    first = alb.steps[0] if alb is not None else 100
     ctx.update(live_environment=deployment.target_environment)
-    ctx.effects.append(MakeLive(environment=deployment.target_environment, other=deployment.previous_environment))
+    move_traffic(ctx, deployment.target_environment, deployment.previous_environment, first)
+    drain(ctx, deployment.previous_environment)
+    if first < 100:
+        reason += (
+            f"; {deployment.target_environment} serves {first}% (weighted step 1 of {len(alb.steps) if alb else 1})"
+        )
     ctx.move(
         S.BAKING,
         reason,
-        bake_until=ctx.now + bake,
+        bake_until=ctx.now + bake if first >= 100 else None,
         promoted_at=ctx.now,
         acknowledged_alarms=(*deployment.acknowledged_alarms, *acknowledged),
+        weight=first if alb is not None else None,
+        step_since=ctx.now if alb is not None else None,
     )
     hand_over(ctx, deployment.target_environment)  # after the note: the swap's news never waits on the lease
     start_checks(ctx, "post", "a failure rolls back like an alarm; the bake ends only once all have passed")
@@ -379,6 +436,10 @@ def succeed(ctx: Ctx, reason: str) -> None:
     ctx.move(S.SUCCEEDED, reason)
     deployment = ctx.deployment
     ctx.update(last_good_version=deployment.version, last_succeeded=ArtifactRef.of(deployment.artifact))
+    if ctx.state.config.standby is not None:
+        window = ctx.now + timedelta(seconds=ctx.state.config.rollback_window_seconds)
+        drained = ctx.state.drain.until if ctx.state.drain is not None else ctx.now
+        ctx.update(standby_due=max(window, drained))
     ctx.effects.append(
         PruneVersions(
             application_name=ctx.state.config.application_name,
@@ -407,10 +468,83 @@ def roll_back(ctx: Ctx, reason: str) -> None:
         fix_forward(ctx, reason)
         return
     deployment = ctx.deployment
+    standby = ctx.state.standby
+    if standby is not None and standby.environment == deployment.previous_environment:
+        warm_before_rollback(ctx, reason, standby)
+        return
     ctx.update(live_environment=deployment.previous_environment, last_good_version=deployment.previous_version)
-    ctx.effects.append(MakeLive(environment=deployment.previous_environment, other=deployment.target_environment))
-    ctx.move(S.ROLLED_BACK, reason)
+    move_traffic(ctx, deployment.previous_environment, deployment.target_environment)
+    drain(ctx, deployment.target_environment)
+    ctx.move(S.ROLLED_BACK, reason, weight=0 if deployment.weight is not None else None)
     hand_over(ctx, deployment.previous_environment)
+
+
+def warm_before_rollback(ctx: Ctx, reason: str, standby: StandbyRecord) -> None:
+    """A rollback to a color on standby: restore its capacity first, swap once EB reports it Ready."""
+    ctx.update(standby=None)
+    ctx.effects.append(
+        SetCapacity(
+            application_name=ctx.state.config.application_name,
+            environment=standby.environment,
+            capacity=standby.restore,
+        )
+    )
+    cause = reason.split("; traffic returned", 1)[0]
+    ctx.move(
+        S.ROLLBACK_WARMING,
+        f"{cause}; rolling back to {standby.environment}, which is on standby: restoring its capacity "
+        f"({standby.restore.as_text()}) first, traffic moves when it is Ready and healthy",
+        finished_at=None,
+        refused_since=ctx.now,
+    )
+
+
+def finish_warm_rollback(ctx: Ctx) -> None:
+    deployment = ctx.deployment
+    roll_back(
+        ctx,
+        f"{deployment.previous_environment} is Ready and healthy again at its restored capacity; traffic returned "
+        f"to it",
+    )
+
+
+def advance_weight_step(ctx: Ctx) -> None:
+    """Traffic "alb": the next weighted step; at 100% the bake proper starts."""
+    deployment = ctx.deployment
+    alb = ctx.state.config.alb
+    assert alb is not None and deployment.weight is not None
+    following = [step for step in alb.steps if step > deployment.weight]
+    percent = following[0] if following else 100
+    move_traffic(ctx, deployment.target_environment, deployment.previous_environment, percent)
+    bake = timedelta(seconds=ctx.policy().bake_seconds)
+    ctx.update_deployment(
+        weight=percent,
+        step_since=ctx.now,
+        bake_until=ctx.now + bake if percent >= 100 else None,
+    )
+    index = list(alb.steps).index(percent) + 1 if percent in alb.steps else len(alb.steps)
+    then = f"baking until {(ctx.now + bake).isoformat()}" if percent >= 100 else f"next step in {alb.step_seconds}s"
+    ctx.note(
+        f"no alarm for {alb.step_seconds}s: {deployment.target_environment} serves {percent}% "
+        f"(weighted step {index} of {len(alb.steps)}); {then}"
+    )
+
+
+def scale_down_standby(ctx: Ctx) -> None:
+    """The old color goes to standby; the capacity it has now is recorded and comes back before it serves."""
+    config = ctx.state.config
+    assert config.standby is not None and ctx.observed is not None
+    idle = ctx.state.idle_environment
+    current = ctx.observed.capacities[idle]
+    recorded = ctx.state.standby
+    # already on standby (a retried effect): keep what it had before
+    restore = recorded.restore if recorded is not None and recorded.environment == idle else current
+    ctx.update(standby=StandbyRecord(environment=idle, restore=restore), standby_due=None)
+    ctx.effects.append(SetCapacity(application_name=config.application_name, environment=idle, capacity=config.standby))
+    ctx.note(
+        f"{idle} goes to standby: {config.standby.as_text()} (it had {restore.as_text()}, restored before it is "
+        "deployed to or takes traffic back)"
+    )
 
 
 def fix_forward(ctx: Ctx, why: str) -> None:
