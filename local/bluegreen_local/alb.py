@@ -89,5 +89,6 @@ def create_alb_bot(session: Any, app: str, *, host: str | None = None) -> dict[s
                 },
             }
         ],
+        Tags=[{"Key": "bluegreen:managed", "Value": "true"}],  # opts in: the controller may shift its weights
     )["Rules"][0]["RuleArn"]
     return {"listener_arn": listener_arn, "rule_arn": rule_arn, "target_groups": target_groups}

@@ -558,6 +558,13 @@ class Controller:
         if set(alb.target_groups) != set(environments):
             raise BadInput(f"alb.target_groups must name exactly the two colors {list(environments)}")
         validate_alb(None, alb.rule_arn, dict(alb.target_groups))
+        from bluegreen.aws.elb import is_opted_in
+
+        if not is_opted_in(None, alb.rule_arn):
+            raise Refused(
+                f"{alb.rule_arn} is not tagged bluegreen:managed=true: the controller may change the weights of "
+                "opted-in rules only (tag the rule, or the listener for its default action)"
+            )
         weights = read_weights(None, alb.rule_arn)
         shares = {env: percent_to(weights, arn) for env, arn in alb.target_groups.items()}
         live = next((env for env, percent in shares.items() if percent == 100), None)

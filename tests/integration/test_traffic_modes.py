@@ -236,3 +236,10 @@ def test_a_rollback_to_a_color_on_standby_restores_it_first_then_swaps(standby: 
     world.tick()
     status = world.status()
     assert status["deployment"]["state"] == "ROLLED_BACK" and world.live() == BLUE
+
+
+def test_alb_register_refuses_a_rule_that_did_not_opt_in(world: World, alb: dict[str, Any]) -> None:
+    """The controller's role may change only rules tagged bluegreen:managed=true: say so at register."""
+    world.session.client("elbv2").remove_tags(ResourceArns=[alb["rule_arn"]], TagKeys=["bluegreen:managed"])
+    response = register_alb(world, alb)
+    assert response["ok"] is False and "not tagged bluegreen:managed=true" in response["error"]["message"]

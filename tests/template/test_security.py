@@ -260,7 +260,9 @@ def test_the_uploader_policy_confines_a_ci_role_to_its_tagged_app(source: dict[s
 def test_signature_verification_rights_are_verify_only_on_the_listed_keys(source: dict[str, Any]) -> None:
     assert source["Parameters"]["ArtifactSigningKeyArns"]["Default"] == ""
     (conditional,) = [
-        s for s in source["Resources"]["ControllerPolicy"]["Properties"]["PolicyDocument"]["Statement"] if "Fn::If" in s
+        s
+        for s in source["Resources"]["ControllerPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        if "Fn::If" in s and s["Fn::If"][0] == "HasSigningKeys"
     ]
     name, statement, otherwise = conditional["Fn::If"]
     assert name == "HasSigningKeys" and otherwise == {"Ref": "AWS::NoValue"}
@@ -295,11 +297,19 @@ def test_deploy_and_swap_need_the_opt_in_tag_and_a_version(source: dict[str, Any
     swap = controller["SwapOptedInEnvironments"]
     assert actions(swap) == {"elasticbeanstalk:SwapEnvironmentCNAMEs"}
     assert swap["Condition"] == {"StringEquals": {"aws:ResourceTag/bluegreen:managed": "true"}}
+    # Standby capacity (a configuration-only update): only if the stack enables it, and only with the tag.
+    statements = source["Resources"]["ControllerPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    (standby,) = [s for s in statements if "Fn::If" in s and s["Fn::If"][0] == "StandbyCapacityEnabled"]
+    _, capacity, otherwise = standby["Fn::If"]
+    assert otherwise == {"Ref": "AWS::NoValue"} and source["Parameters"]["EnableStandbyCapacity"]["Default"] == "false"
+    assert actions(capacity) == {"elasticbeanstalk:UpdateEnvironment"}
+    assert capacity["Condition"] == {"StringEquals": {"aws:ResourceTag/bluegreen:managed": "true"}}
     # No other statement allows either action without the tag.
     for sid, statement in controller.items():
         if statement["Effect"] == "Allow" and sid not in (
             "DeployVersionsToOptedInEnvironments",
             "SwapOptedInEnvironments",
+            "StandbyCapacityOfOptedInEnvironments",
         ):
             assert not actions(statement) & {
                 "elasticbeanstalk:UpdateEnvironment",

@@ -343,3 +343,17 @@ def validate_alb(elbv2: Any, rule_arn: str, target_groups: dict[str, str]) -> No
                 environment=environment,
                 target_group=arn,
             )
+
+
+def is_opted_in(elbv2: Any, arn: str) -> bool:
+    """The rule (or listener) carries the tag `bluegreen:managed=true` that the controller's IAM policy
+    requires before it may change the rule's weights."""
+    try:
+        described = _elbv2(elbv2).describe_tags(ResourceArns=[arn])
+    except Exception as error:
+        raise _wrap(error, f"DescribeTags {arn}") from error
+    for entry in described.get("TagDescriptions", []):
+        for tag in entry.get("Tags", []):
+            if tag.get("Key") == "bluegreen:managed" and tag.get("Value") == "true":
+                return True
+    return False
