@@ -1096,10 +1096,23 @@ def waiting_for(state: AppState, now: datetime) -> dict[str, Any] | None:
             "what": "both colors Ready, to retry the swap EB refused",
             "until": at(current.state_since, config.verify_timeout_seconds),
         }
+    if current.state == S.BAKING and current.weight is not None and current.weight < 100 and config.alb:
+        what = (
+            f"{current.target_environment} serves {current.weight}%: the next weighted step if no alarm fires "
+            f"(every {config.alb.step_seconds}s)"
+        )
+        return {"what": held or what, "until": at(current.step_since, config.alb.step_seconds)}
     if current.state == S.BAKING:
         return {"what": held or "the bake to end with no alarm", "until": at(current.bake_until)}
     if current.state == S.ROLLBACK_REFUSED:
         return {"what": "both colors Ready, to retry the rollback EB refused", "until": None}
+    if current.state == S.ROLLBACK_WARMING:
+        return {
+            "what": f"{current.previous_environment} Ready and healthy at its restored capacity, then traffic moves",
+            "until": None,
+        }
+    if current.state == S.FIX_FORWARD:
+        return {"what": "a fix: the next upload deploys even while the alarm fires", "until": None}
     if state.queued is not None and current.state == S.SUCCEEDED and config.rollback_window_seconds:
         end = at(current.finished_at, config.rollback_window_seconds)
         return {"what": f"the rollback window to close before starting {state.queued.key}", "until": end}

@@ -215,7 +215,7 @@ def timeline(status: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     return steps
 
 
-_IN_FLIGHT = frozenset({"DEPLOYING", "VERIFYING", "BAKING", "SWAP_REFUSED", "ROLLBACK_REFUSED"})
+_IN_FLIGHT = frozenset({"DEPLOYING", "VERIFYING", "BAKING", "SWAP_REFUSED", "ROLLBACK_REFUSED", "ROLLBACK_WARMING"})
 
 
 def waiting(status: dict[str, Any]) -> dict[str, Any] | None:

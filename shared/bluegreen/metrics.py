@@ -49,7 +49,7 @@ COUNTERS = {
     "SUPERSEDED": "DeploymentSuperseded",
 }
 # A deployment "starts" when it enters DEPLOYING from outside the in-flight states (new or retried).
-_IN_FLIGHT = frozenset({"DEPLOYING", "VERIFYING", "BAKING", "SWAP_REFUSED", "ROLLBACK_REFUSED"})
+_IN_FLIGHT = frozenset({"DEPLOYING", "VERIFYING", "BAKING", "SWAP_REFUSED", "ROLLBACK_REFUSED", "ROLLBACK_WARMING"})
 METRIC_NAMES = (
     *COUNTERS.values(),
     "UploadToLiveSeconds",

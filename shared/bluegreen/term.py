@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from typing import IO
 
 GOOD = frozenset({"SUCCEEDED"})
-BAD = frozenset({"ABORTED", "ROLLED_BACK", "ROLLBACK_REFUSED"})
-MOVING = frozenset({"DEPLOYING", "VERIFYING", "BAKING", "SWAP_REFUSED"})
+BAD = frozenset({"ABORTED", "ROLLED_BACK", "ROLLBACK_REFUSED", "FIX_FORWARD"})
+MOVING = frozenset({"DEPLOYING", "VERIFYING", "BAKING", "SWAP_REFUSED", "ROLLBACK_WARMING"})
 
 _CODES = {"red": "31", "green": "32", "yellow": "33", "blue": "34", "dim": "2", "bold": "1", "cyan": "36"}
 
