@@ -11,7 +11,14 @@ function (OVERRIDE_FUNCTION) with `{"action": "report_check", "app", "token", "r
 "reason"}`. Any exception in the check is a "fail" with its reason; a report that cannot be sent raises,
 so that Lambda's asynchronous retry sends it again (bluegreen keeps the first report and ignores late ones).
 
-Standard library and boto3 only (both are in the Lambda Python runtime).
+The override function answers `{"ok": true, "outcome": "accepted"}` when bluegreen took the report,
+`{"ok": true, "outcome": "ignored", "reason": ...}` when the check already has its result (a late report, or
+this run is Lambda's retry), and `{"ok": false, "error": {"code", "message"}}` when it refused it (a bad or
+expired token, an unknown app): neither of the last two is worth a retry, so they are logged, not raised.
+
+Deploy it with `template.yaml` (its name must match the bluegreen stack's `ReleaseHookFunctionPattern`,
+`bluegreen-hook-*` by default: the controller may invoke only those). Standard library and boto3 only
+(both are in the Lambda Python runtime).
 """
 
 from __future__ import annotations
@@ -37,8 +44,11 @@ def fetch(url: str, timeout: float) -> tuple[int, bytes]:
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"not an http(s) URL: {url}")
     request = urllib.request.Request(url, headers={"User-Agent": "bluegreen-release-hook/1"})  # noqa: S310 - http(s) checked above
+    # A new opener per check: it reads the proxy settings (HTTP_PROXY, NO_PROXY) now, where urlopen's shared
+    # opener keeps those of its first call (a long-lived process, e.g. the local stack, may change them).
+    opener = urllib.request.build_opener()
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) checked above
+        with opener.open(request, timeout=timeout) as response:
             return int(response.status), response.read(MAX_BODY)
     except urllib.error.HTTPError as error:
         return int(error.code), error.read(MAX_BODY) if error.fp else b""
@@ -82,10 +92,20 @@ def telegram_get_me(secret_id: str, secrets: Any, get: Fetch, timeout: float = 5
 
 
 # ---------------------------------------------------------------- the hook
-def lambda_invoker(function_name: str, payload: dict[str, Any]) -> dict[str, Any]:
-    import boto3
+_clients: dict[str, Any] = {}  # boto3 clients, made once per container (tests put fakes here)
 
-    response = boto3.client("lambda").invoke(
+
+def aws_client(service: str) -> Any:
+    if service not in _clients:
+        import boto3
+
+        _clients[service] = boto3.client(service)
+    return _clients[service]
+
+
+def lambda_invoker(function_name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Invoke the override function synchronously (its answer says whether the report was taken)."""
+    response = aws_client("lambda").invoke(
         FunctionName=function_name, InvocationType="RequestResponse", Payload=json.dumps(payload).encode()
     )
     answer: dict[str, Any] = json.loads(response["Payload"].read() or b"{}")
@@ -117,9 +137,7 @@ def run(
         passed, reason = False, "started after the deadline"  # bluegreen has failed the check already
     elif env.get("CHECK", "http") == "telegram":
         if secrets is None:
-            import boto3
-
-            secrets = boto3.client("secretsmanager")
+            secrets = aws_client("secretsmanager")
         try:
             passed, reason = telegram_get_me(env["TELEGRAM_SECRET_ID"], secrets, get, timeout)
         except Exception as error:  # noqa: BLE001 - any failure of the check is a "fail" with its reason
@@ -141,12 +159,17 @@ def run(
         "result": "pass" if passed else "fail",
         "reason": f"{event['check']} ({event['phase']}, {event.get('environment', '?')}): {reason}"[:1024],
     }
-    answer = invoker(override, report)
-    if not answer.get("ok", False) and not answer.get("ignored"):
-        # refused (a bad token, an unknown app): not worth a retry, but visible in the function's logs
-        print(json.dumps({"report": {**report, "token": "..."}, "refused": answer}))
+    answer = invoker(override, report)  # raises when the override function failed: Lambda retries the run
+    shown = {**report, "token": "..."}  # never log the token
+    if not answer.get("ok", False):
+        # refused (a bad or expired token, an unknown app): not worth a retry, but visible in the logs
+        print(json.dumps({"report": shown, "refused": answer}))
+    elif answer.get("outcome") == "ignored" or answer.get("ignored"):
+        # the check already has its result (this run is a retry, or it came after the deadline)
+        print(json.dumps({"report": shown, "ignored": answer.get("reason", "")}))
     return {"report": report, "answer": answer}
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return run(event)
+    result = run(event)
+    return {"report": {**result["report"], "token": "..."}, "answer": result["answer"]}

@@ -127,6 +127,7 @@ class Demo:
                 "alarms": [f"{APP}-errors"],
                 "bake_seconds": 3,
                 "health_grace_seconds": 2,
+                "drain_seconds": 0,  # the demo's colors serve no DNS clients: a build may update the old color at once
             },
         }
         self.step(
@@ -188,6 +189,7 @@ class Demo:
             "v4 SUCCEEDED, blue live",
         )
         self.check(lambda s: s["live_environment"] == BLUE, "blue is live on v4")
+        self.gates_scene(on)
 
         self.stop.set()
         final = self.status()
@@ -209,6 +211,56 @@ class Demo:
         self.print_report(history)
         print(f"\ndemo passed: every expected step happened, in {total:.1f}s")
         return 0
+
+    def gates_scene(self, on: Callable[[str, str], Callable[[dict[str, Any]], bool]]) -> None:
+        """Release gates (issue 11, docs/gates.md): checks on the idle color's own URL before traffic moves.
+
+        An HTTP check the controller queues to the stack's CheckFunction, and a Lambda hook, the one in
+        examples/release_hook, run by the local stack on each asynchronous invoke of its function."""
+        hook = "bluegreen-hook-mybot-smoke"
+        example = _release_hook_example()
+        environ = {"OVERRIDE_FUNCTION": self.info["override_function"], "HEALTH_PATH": "/start", "EXPECT_BODY": "ok"}
+        self.stack.register_hook(hook, lambda event, context: example.run(event, environ=environ))
+        checks = {
+            "pre": [
+                {"type": "http", "name": "healthz", "path": "/healthz", "expect_body": "ok", "attempts": 1},
+                {"type": "lambda", "name": "smoke", "function": hook, "timeout_seconds": 30},
+            ]
+        }
+        register = {"action": "register", "app": APP, "reason": "release gates", "requested_by": "demo"}
+        self.step(
+            "register pre-promotion checks: GET /healthz expecting ok, and hook smoke (examples/release_hook)",
+            lambda: self.invoke({**register, "config": {"environments": [BLUE, GREEN], "checks": checks}}),
+            lambda s: [c["name"] for c in s.get("config", {}).get("checks", {}).get("pre", [])] == ["healthz", "smoke"],
+            "registered, checks healthz and smoke",
+        )
+        swaps = self.stack.eb.swap_count
+        self.step(
+            "upload v5, whose bot answers 503 on /healthz: the check fails on green, before traffic moves",
+            lambda: self.upload("v5", {"http": {"/healthz": {"status": 503, "body": "down"}}}),
+            on("v5", "ABORTED"),
+            "v5 ABORTED by check healthz, traffic never moved",
+        )
+        self.check(lambda s: s["live_environment"] == BLUE, "blue still live on v4")
+        self.check(lambda s: self.stack.eb.swap_count == swaps, "no CNAME swap for v5")
+        self.check(
+            lambda s: "pre-promotion check healthz failed" in str((s.get("deployment") or {}).get("reason")),
+            "the abort names the check: healthz",
+        )
+        self.step(
+            "upload v6, a good build: healthz and the hook pass on green, then the swap",
+            lambda: self.upload("v6"),
+            on("v6", "SUCCEEDED"),
+            "v6 SUCCEEDED, green live",
+        )
+        self.check(
+            lambda s: (
+                s["live_environment"] == GREEN
+                and [(c["name"], c["passed"]) for c in (s.get("deployment") or {}).get("checks", [])]
+                == [("healthz", True), ("smoke", True)]
+            ),
+            "green is live on v6; both checks passed",
+        )
 
     def print_report(self, history: list[dict[str, Any]]) -> None:
         """The DORA report of the demo's deployments, as `bluegreen report mybot` prints it."""
@@ -242,6 +294,19 @@ def main() -> int:
     with LocalStack(port=0, app=APP, update_seconds=1.0, tick_seconds=1.0, log_level="WARNING") as stack:
         print(f"local AWS endpoint: {stack.endpoint_url}", flush=True)
         return Demo(stack).run()
+
+
+def _release_hook_example() -> Any:
+    """examples/release_hook/app.py, the hook a team deploys with its own SAM template."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "release_hook" / "app.py"
+    spec = importlib.util.spec_from_file_location("release_hook_example", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _timeline_formatter() -> Callable[[dict[str, Any], dict[str, float]], str]:

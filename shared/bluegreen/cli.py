@@ -44,7 +44,7 @@ EXIT_PIPE = 141
 
 ACTIONS = ("promote", "approve", "finish_bake", "rollback", "abort", "pause", "resume", "retry")
 READ_ACTIONS = ("status", "apps")
-FAILED_STATES = frozenset({"ABORTED", "ROLLED_BACK", "SUPERSEDED", "ROLLBACK_REFUSED"})
+FAILED_STATES = frozenset({"ABORTED", "ROLLED_BACK", "SUPERSEDED", "ROLLBACK_REFUSED", "FIX_FORWARD"})
 PROGRESS = {"DEPLOYING": 0, "VERIFYING": 1, "SWAP_REFUSED": 1, "BAKING": 2, "SUCCEEDED": 3}
 # Test seams: the clock and the sleep `wait` and `watch` use.
 _sleep: Callable[[float], None] = time.sleep
@@ -435,6 +435,16 @@ def _config_line(config: dict[str, Any]) -> str:
         f"timeouts deploy {config.get('deploy_timeout_seconds')}s / verify {config.get('verify_timeout_seconds')}s",
         f"rollback window {config.get('rollback_window_seconds', 0)}s",
     ]
+    color_alarms = config.get("color_alarms")
+    if isinstance(color_alarms, dict) and color_alarms:
+        parts.insert(
+            1,
+            "color alarms "
+            + ", ".join(f"{color}: {', '.join(map(str, names)) or 'none'}" for color, names in color_alarms.items()),
+        )
+    checks = _checks_summary(config.get("checks"))
+    if checks:
+        parts.append(f"checks {checks}")
     if "health_grace_seconds" in config:
         parts.append(f"health grace {config['health_grace_seconds']}s")
     if "version_retention" in config:
@@ -442,6 +452,51 @@ def _config_line(config: dict[str, Any]) -> str:
     if config.get("signing_key_arn"):
         parts.append(f"signed with {config['signing_key_arn']}")
     return "; ".join(parts)
+
+
+def _checks_summary(checks: Any) -> str:
+    """`pre healthz, smoke; post after-swap` for a `Checks` document ("" when it has none)."""
+    if not isinstance(checks, dict):
+        return ""
+    parts = []
+    for phase in ("pre", "post"):
+        names = [str(c.get("name")) for c in checks.get(phase) or () if isinstance(c, dict)]
+        if names:
+            parts.append(f"{phase} {', '.join(names)}")
+    return "; ".join(parts)
+
+
+def _policy_line(policy: dict[str, Any]) -> str:
+    """The policy a release's bluegreen.json made (the app's, tightened)."""
+    parts = [
+        f"bake {policy.get('bake_seconds')}s",
+        "approval required" if policy.get("requires_approval") else "no approval",
+        f"rollback {policy.get('rollback', 'allow')}",
+    ]
+    checks = _checks_summary(policy.get("checks"))
+    if checks:
+        parts.append(f"checks {checks}")
+    if policy.get("notes"):
+        parts.append(f"notes: {policy['notes']}")
+    return "; ".join(parts)
+
+
+def check_lines(deployment: dict[str, Any], style: term.Style) -> list[str]:
+    """One line per release gate of the deployment: name, phase, waiting/passed/failed, reason or deadline."""
+    lines = []
+    for check in deployment.get("checks") or ():
+        if not isinstance(check, dict):
+            continue
+        passed = check.get("passed")
+        if passed is None:
+            verdict = style.paint("waiting", "yellow")
+            detail = f"no report yet; fails at {term.iso(check.get('deadline'))}" if check.get("deadline") else ""
+        else:
+            verdict = style.paint("passed", "green") if passed else style.paint("failed", "red")
+            detail = str(check.get("reason") or "")
+        kind = f" ({check['type']})" if check.get("type") else ""
+        lines.append(f"  check {check.get('name')!s} {check.get('phase')}{kind} {verdict}  {detail}".rstrip())
+    return lines
 
 
 def _slash(text: str) -> str:
@@ -484,6 +539,16 @@ def status_lines(state: dict[str, Any], style: term.Style) -> list[str]:
         if deployment.get("unhealthy_since"):
             lines.append(f"  unhealthy since {term.iso(deployment.get('unhealthy_since'))}")
         lines.append(f"  reason {deployment.get('reason') or '-'}")
+        if isinstance(deployment.get("policy"), dict):
+            lines.append(f"  policy (bluegreen.json) {_policy_line(deployment['policy'])}")
+        lines.extend(check_lines(deployment, style))
+        if deployment.get("state") == "FIX_FORWARD":
+            lines.append(
+                style.paint("ACTION NEEDED", "red")
+                + f": this release forbids rollback; deploy a fix (the next upload deploys even while the alarm "
+                f"fires), or `bluegreen rollback {state.get('app')} --force -m REASON` if the previous build can "
+                "run after all"
+            )
     else:
         lines.append("deployment none yet")
     waits = _deployment_waits_for(state)
@@ -694,6 +759,33 @@ def cmd_action(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report_check(args: argparse.Namespace) -> int:
+    """A hook's `report_check` through the override function (docs/gates.md): exit 0 when bluegreen took the
+    report or ignored it as late or repeated (both are final: do not retry), 1 when it refused it."""
+    out = Out(args)
+    if not args.token:
+        raise CliError("report-check needs --token (the `token` of the hook's event) or $BLUEGREEN_CALLBACK_TOKEN")
+    if len(args.reason) > MAX_REPORT_REASON:
+        raise CliError(f"--reason is {len(args.reason)} characters; at most {MAX_REPORT_REASON}")
+    payload = {
+        "action": "report_check",
+        "app": args.app,
+        "token": args.token,
+        "result": args.result,
+        "reason": args.reason,
+        "requested_by": actor(args),
+    }
+    result = invoke(resolve_target(args), payload)
+    if out.json:
+        out.dump(result)
+        return 0
+    outcome = "ignored" if result.get("ignored") else result.get("outcome", "accepted")
+    out.line(f"report-check {args.result}: {outcome}: {result.get('reason', '')}".rstrip(": "))
+    return 0
+
+
+MAX_REPORT_REASON = 1024
+
 REGISTER_SETTINGS = (
     "application_name", "live_environment", "production_cname", "bake_seconds", "deploy_timeout_seconds",
     "verify_timeout_seconds", "promote_delay_seconds", "rollback_window_seconds", "health_grace_seconds",
@@ -718,6 +810,9 @@ def register_config(args: argparse.Namespace) -> dict[str, Any]:
         config["color_alarms"] = per_color
     if args.consumer_lease is not None:
         config["consumer_lease"] = args.consumer_lease
+    checks = register_checks(args)
+    if checks is not None:
+        config["checks"] = checks
     for name in REGISTER_SETTINGS:
         value = getattr(args, name)
         if value is not None:
@@ -725,6 +820,72 @@ def register_config(args: argparse.Namespace) -> dict[str, Any]:
     if args.auto_promote is not None:
         config["auto_promote"] = args.auto_promote
     return config
+
+
+class _PhaseAction(argparse.Action):
+    """`--phase pre|post`: the phase of the `--check-json` options that follow it (default pre)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, *_: Any) -> None:
+        namespace.check_phase = values
+
+
+class _CheckAction(argparse.Action):
+    """`--check-json JSON` (repeatable): one check, in the phase the last `--phase` named."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, *_: Any) -> None:
+        given = list(getattr(namespace, self.dest, None) or [])
+        given.append((getattr(namespace, "check_phase", None) or "pre", str(values)))
+        setattr(namespace, self.dest, given)
+
+
+def _json_argument(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise CliError(f"{what} is not valid JSON: {error}") from None
+
+
+def register_checks(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The checks `register` sends (`--checks FILE`, `--check-json` per check, `--no-checks`), validated here
+    with `bluegreen.gates.Checks` so that a typo fails before anything is sent. None: the app's are kept.
+
+    The checks given replace the app's checks as a whole (pre and post)."""
+    from pydantic import ValidationError
+
+    from bluegreen.gates import Checks
+
+    if getattr(args, "no_checks", False):
+        if args.checks_file or args.check_json:
+            raise CliError("--no-checks takes no --checks or --check-json")
+        return Checks().model_dump(mode="json")
+    if not args.checks_file and not args.check_json:
+        return None
+    document: dict[str, Any] = {"pre": [], "post": []}
+    if args.checks_file:
+        try:
+            text = sys.stdin.read() if args.checks_file == "-" else Path(args.checks_file).read_text()
+        except OSError as error:
+            raise CliError(f"cannot read --checks {args.checks_file}: {error.strerror or error}") from None
+        loaded = _json_argument(text, f"--checks {args.checks_file}")
+        if not isinstance(loaded, dict):
+            raise CliError(f'--checks {args.checks_file}: expected {{"pre": [...], "post": [...]}}')
+        unknown = sorted(set(loaded) - {"pre", "post"})
+        if unknown:
+            raise CliError(f"--checks {args.checks_file}: unknown key {unknown[0]!r} (only pre and post)")
+        for phase in ("pre", "post"):
+            value = loaded.get(phase, [])
+            if not isinstance(value, list):
+                raise CliError(f"--checks {args.checks_file}: {phase} must be a list of checks")
+            document[phase].extend(value)
+    for phase, text in args.check_json or []:
+        document[phase].append(_json_argument(text, f"--check-json {text!r}"))
+    try:
+        checks = Checks.model_validate(document)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "checks"
+        raise CliError(f"invalid check: {where}: {first['msg']}") from None
+    return checks.model_dump(mode="json")
 
 
 def cmd_register(args: argparse.Namespace) -> int:
@@ -1255,10 +1416,35 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--deployment-id", help="act only if this is the current deployment")
         if action in ("promote", "approve"):
             sub.add_argument(
-                "--force", action="store_true", help="even while an alarm fires (a hotfix; it is recorded)"
+                "--force",
+                action="store_true",
+                help="even while an alarm fires or checks have not passed (a hotfix; it is recorded)",
+            )
+        if action == "rollback":
+            sub.add_argument(
+                "--force",
+                action="store_true",
+                help="even a release that forbids rollback (rollback: forbid), if the previous build can run after all",
             )
         _json_flag(sub)
         sub.set_defaults(run=cmd_action, action=action)
+
+    report_check = commands.add_parser(
+        "report-check",
+        aliases=["report_check"],
+        help="a release hook's verdict (for hooks written in shell): pass or fail, with the event's token",
+    )
+    report_check.add_argument("app")
+    report_check.add_argument(
+        "--token",
+        default=os.environ.get("BLUEGREEN_CALLBACK_TOKEN"),
+        help="the callback token from the hook's event (default $BLUEGREEN_CALLBACK_TOKEN)",
+    )
+    report_check.add_argument("--result", required=True, choices=["pass", "fail"])
+    report_check.add_argument("--reason", "-m", default="", help="shown in the notification and the history")
+    report_check.add_argument("--by", help="who reports (default: $BLUEGREEN_ACTOR or your user name)")
+    _json_flag(report_check)
+    report_check.set_defaults(run=cmd_report_check)
 
     register = commands.add_parser(
         "register", help="register an app and its two colors, or change settings (others are kept)"
@@ -1294,6 +1480,27 @@ def build_parser() -> argparse.ArgumentParser:
     promote_mode = register.add_mutually_exclusive_group()
     promote_mode.add_argument("--auto-promote", dest="auto_promote", action="store_true", default=None)
     promote_mode.add_argument("--no-auto-promote", dest="auto_promote", action="store_false")
+    register.add_argument(
+        "--phase",
+        action=_PhaseAction,
+        choices=["pre", "post"],
+        default=argparse.SUPPRESS,
+        help="the phase of the --check-json options after it: pre (before the swap, the default) or post",
+    )
+    register.add_argument(
+        "--check-json",
+        action=_CheckAction,
+        metavar="JSON",
+        help='a release gate (repeatable), e.g. \'{"type": "http", "name": "healthz", "path": "/healthz", '
+        '"expect_body": "ok"}\'; the checks given replace the app\'s (docs/gates.md)',
+    )
+    register.add_argument(
+        "--checks",
+        dest="checks_file",
+        metavar="FILE.json",
+        help='the app\'s checks from a file ({"pre": [...], "post": [...]}; - reads stdin), replacing its checks',
+    )
+    register.add_argument("--no-checks", action="store_true", help="remove the app's checks")
     register.add_argument("--reason", "-m", default="registered from the CLI")
     register.add_argument("--by")
     _json_flag(register)

@@ -400,3 +400,143 @@ def test_the_readme_embeds_the_current_state_diagram(run: Any) -> None:
     code, out, _ = run(None, "rules", "--diagram")
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert code == 0 and out.strip() in readme, "regenerate it: bluegreen rules --diagram"
+
+
+# ------------------------------------------------------------------ release gates (issue 11)
+
+HEALTHZ = {"type": "http", "name": "healthz", "path": "/healthz", "expect_body": "ok"}
+SMOKE = {"type": "lambda", "name": "smoke", "function": "bluegreen-hook-smoke", "timeout_seconds": 120}
+
+
+def test_register_sends_checks_given_one_by_one_in_their_phase(run: Any) -> None:
+    target = FakeTarget(lambda p: app_state())
+    code, _, err = run(
+        target, "register", "mybot", "--check-json", json.dumps(HEALTHZ), "--check-json", json.dumps(SMOKE),
+        "--phase", "post", "--check-json", json.dumps({"type": "http", "name": "after-swap"}),
+    )  # fmt: skip
+    assert code == 0, err
+    checks = target.sent[0]["config"]["checks"]
+    assert [c["name"] for c in checks["pre"]] == ["healthz", "smoke"]
+    assert [c["name"] for c in checks["post"]] == ["after-swap"]
+    assert checks["pre"][0] == {
+        "type": "http", "name": "healthz", "path": "/healthz", "expect_status": 200, "expect_body": "ok",
+        "timeout_seconds": 5, "attempts": 3, "interval_seconds": 2, "scheme": "http",
+    }  # fmt: skip
+    assert checks["pre"][1]["function"] == "bluegreen-hook-smoke" and checks["pre"][1]["timeout_seconds"] == 120
+
+
+def test_register_reads_checks_from_a_file_and_removes_them_with_no_checks(run: Any, tmp_path: Any) -> None:
+    path = tmp_path / "checks.json"
+    path.write_text(json.dumps({"pre": [HEALTHZ], "post": [SMOKE]}))
+    target = FakeTarget(lambda p: app_state())
+    assert run(target, "register", "mybot", "--checks", str(path))[0] == 0
+    assert [c["name"] for c in target.sent[0]["config"]["checks"]["post"]] == ["smoke"]
+    assert run(target, "register", "mybot", "--no-checks")[0] == 0
+    assert target.sent[1]["config"] == {"checks": {"pre": [], "post": []}}
+    assert run(target, "register", "mybot", "--bake-seconds", "60")[0] == 0
+    assert "checks" not in target.sent[2]["config"]  # not given: the app's checks are kept
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--check-json", '{"type": "http", "name": "h", "attempts": "3"}'], "invalid check: pre.0.http.attempts"),
+        (["--check-json", '{"type": "http", "name": "h", "expect": 200}'], "pre.0.http.expect: Extra inputs"),
+        (["--check-json", '{"type": "smtp", "name": "h"}'], "invalid check: pre.0"),
+        (["--check-json", json.dumps(HEALTHZ), "--phase", "post", "--check-json", json.dumps(HEALTHZ)], "twice"),
+        (["--check-json", "{not json"], "is not valid JSON"),
+        (["--checks", "/nonexistent/checks.json"], "cannot read --checks"),
+        (["--no-checks", "--check-json", json.dumps(HEALTHZ)], "--no-checks takes no"),
+    ],
+)
+def test_register_validates_checks_before_sending(run: Any, argv: list[str], message: str) -> None:
+    target = FakeTarget(lambda p: app_state())
+    code, _, err = run(target, "register", "mybot", *argv)
+    assert code == 1 and message in err, err
+    assert target.sent == []  # nothing was sent
+
+
+def test_register_refuses_a_checks_file_of_another_shape(run: Any, tmp_path: Any) -> None:
+    path = tmp_path / "checks.json"
+    path.write_text(json.dumps({"pre": [HEALTHZ], "during": []}))
+    code, _, err = run(FakeTarget(lambda p: app_state()), "register", "mybot", "--checks", str(path))
+    assert code == 1 and "unknown key 'during'" in err
+
+
+def test_rollback_force_is_passed_through(run: Any) -> None:
+    target = FakeTarget(lambda p: {"ok": True, "reason": "rolled back", "state": app_state()})
+    assert run(target, "rollback", "mybot", "-m", "the migration is reversible after all", "--force")[0] == 0
+    assert target.sent[0]["action"] == "rollback" and target.sent[0]["force"] is True
+    assert run(target, "approve", "mybot", "-m", "looked at it", "--force")[0] == 0
+    assert target.sent[1]["action"] == "approve" and target.sent[1]["force"] is True
+
+
+def test_report_check_sends_the_hooks_verdict(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = FakeTarget(lambda p: {"ok": True, "outcome": "accepted", "reason": "pre-promotion check smoke passed"})
+    code, out, _ = run(
+        target, "report-check", "mybot", "--token", "bg1.c.m", "--result", "pass", "-m", "getMe ok", "--by", "hook"
+    )
+    assert code == 0 and out == "report-check pass: accepted: pre-promotion check smoke passed\n"
+    assert target.sent == [
+        {"action": "report_check", "app": "mybot", "token": "bg1.c.m", "result": "pass", "reason": "getMe ok",
+         "requested_by": "hook"}
+    ]  # fmt: skip
+    monkeypatch.setenv("BLUEGREEN_CALLBACK_TOKEN", "bg1.from.env")
+    ignored = FakeTarget(lambda p: {"ok": True, "outcome": "ignored", "reason": "check smoke already has its result"})
+    code, out, _ = run(ignored, "report_check", "mybot", "--result", "fail")
+    assert code == 0 and ignored.sent[0]["token"] == "bg1.from.env" and "ignored" in out
+    refused = {"ok": False, "error": {"code": "InvalidToken", "message": "bad signature"}}
+    code, _, err = run(FakeTarget(lambda p: refused), "report-check", "mybot", "--token", "x", "--result", "fail")
+    assert code == 1 and "bad signature" in err
+
+
+def test_report_check_needs_a_token_and_a_result(run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BLUEGREEN_CALLBACK_TOKEN", raising=False)
+    target = FakeTarget(lambda p: {"ok": True})
+    code, _, err = run(target, "report-check", "mybot", "--result", "pass")
+    assert code == 1 and "needs --token" in err and target.sent == []
+    with pytest.raises(SystemExit):
+        run(target, "report-check", "mybot", "--token", "t", "--result", "ok")
+
+
+CHECK_RUNS = [
+    {"name": "healthz", "phase": "pre", "type": "http", "started_at": NOW, "deadline": NOW, "passed": True,
+     "reason": "GET http://mybot-green/healthz: 200", "reported_at": NOW},
+    {"name": "smoke", "phase": "pre", "type": "lambda", "started_at": NOW, "deadline": "2026-11-28T12:02:00+00:00",
+     "passed": None, "reason": "", "reported_at": None},
+    {"name": "after-swap", "phase": "post", "type": "http", "started_at": NOW, "deadline": NOW, "passed": False,
+     "reason": "GET http://mybot/ready: 500 (expected 200)", "reported_at": NOW},
+]  # fmt: skip
+
+
+def test_status_shows_the_checks_and_the_releases_policy(run: Any) -> None:
+    policy = {
+        "bake_seconds": 1800, "requires_approval": True, "rollback": "forbid", "notes": "adds column x",
+        "checks": {"pre": [HEALTHZ], "post": []},
+    }  # fmt: skip
+    config = {**app_state()["config"], "checks": {"pre": [HEALTHZ, SMOKE], "post": []},
+              "color_alarms": {"mybot-green": ["g-5xx"]}}  # fmt: skip
+    state = app_state(deployment("VERIFYING", checks=CHECK_RUNS, policy=policy), config=config)
+    code, out, _ = run(FakeTarget(lambda p: state), "status", "mybot")
+    assert code == 0
+    lines = out.splitlines()
+    assert "  check healthz pre (http) passed  GET http://mybot-green/healthz: 200" in lines
+    assert "  check smoke pre (lambda) waiting  no report yet; fails at 2026-11-28T12:02:00+00:00" in lines
+    assert "  check after-swap post (http) failed  GET http://mybot/ready: 500 (expected 200)" in lines
+    assert (
+        "  policy (bluegreen.json) bake 1800s; approval required; rollback forbid; checks pre healthz; "
+        "notes: adds column x" in lines
+    )
+    assert "checks pre healthz, smoke" in out and "color alarms mybot-green: g-5xx" in out
+    _, out, _ = run(FakeTarget(lambda p: app_state(deployment("BAKING"))), "status", "mybot")
+    assert "policy" not in out and "  check " not in out  # no manifest, no checks: nothing to show
+
+
+def test_status_and_wait_on_a_release_that_forbids_rollback(run: Any, clock: Clock) -> None:
+    reason = "ACTION NEEDED: alarm mybot-errors fired; rollback forbidden by this release; deploy a fix"
+    state = app_state(deployment("FIX_FORWARD", reason=reason), waiting_for=None)
+    _, out, _ = run(FakeTarget(lambda p: state), "status", "mybot")
+    assert "ACTION NEEDED: this release forbids rollback; deploy a fix" in out
+    assert "bluegreen rollback mybot --force -m REASON" in out
+    code, _, err = run(FakeTarget(lambda p: state), "wait", "mybot")
+    assert code == 1 and err == f"bluegreen: mybot-3 ended FIX_FORWARD: {reason}\n"
