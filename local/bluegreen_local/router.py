@@ -56,6 +56,7 @@ from bluegreen_local.moto_beanstalk import MARKER, BlueGreenEBBackend, BlueGreen
 log = logging.getLogger("bluegreen.local.router")
 
 EB_DOMAIN = ".elasticbeanstalk.com"
+ELB_DOMAIN = ".elb.amazonaws.com"  # an environment's own load balancer (EndpointURL)
 LOOPBACK = ("127.0.0.1", "localhost")
 MAX_DELAY_SECONDS = 60.0
 PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy")
@@ -222,7 +223,7 @@ class Router:
     def answer(self, host: str, path: str) -> Answer:
         """What `GET http://{host}{path}` answers (without HTTP: the handler's logic)."""
         name = _hostname(host)
-        if not name.endswith(EB_DOMAIN):
+        if not name.endswith(EB_DOMAIN) and not name.endswith(ELB_DOMAIN):
             return Answer(502, f"bad gateway: {name} is not an Elastic Beanstalk environment here\n")
         found = self._environment(name)
         if found is None:
@@ -248,7 +249,9 @@ class Router:
         for backend in self.backends():
             with backend.lock:
                 for env in backend.environments():
-                    if env.cname and env.cname.lower() == cname:
+                    if (env.cname and env.cname.lower() == cname) or (
+                        env.endpoint_url and env.endpoint_url.lower() == cname  # the color's load balancer
+                    ):
                         return backend, env, True
                 for env in reversed(backend.terminated):
                     if terminated is None and env.cname and env.cname.lower() == cname:

@@ -281,6 +281,22 @@ class Controller:
         )
         return self.apply(request.app, lambda _: event)
 
+    def check_job(self, app: str, deployment_id: str, check: str) -> tuple[Any, str]:
+        """What the check function runs: the check's spec and host as the stored deployment has them, never as
+        the invocation says (whoever may invoke the function cannot point a check elsewhere)."""
+        from bluegreen.gates import HttpCheck
+
+        state = self._require_app(app)
+        current = state.in_flight
+        run = current.check(check) if current is not None and current.id == deployment_id else None
+        if current is None or run is None or not run.waiting:
+            raise Ignored(f"check {check} of {deployment_id} is not waiting for a result (late or repeated run)")
+        policy = current.policy or state.config.policy()
+        found = policy.checks.find(check)
+        if found is None or not isinstance(found[1], HttpCheck):
+            raise Ignored(f"{check} is not an HTTP check of {deployment_id}")
+        return found[1], run.host
+
     def check_result(self, app: str, deployment_id: str, result: Any, run_id: str) -> Outcome:
         """An HTTP check's result (`bluegreen.gates.CheckResult`), from the stack's check function."""
         event = CheckReported(
@@ -463,6 +479,11 @@ class Controller:
             accepted_uploads=previous.accepted_uploads if previous else (),
             unsettled_environment=previous.unsettled_environment if previous else None,
             outbox=previous.outbox if previous else Outbox(),
+            # what the colors are going through survives a re-register: a drain, a standby and its capacity
+            drain=previous.drain if previous else None,
+            standby=previous.standby if previous else None,
+            standby_due=previous.standby_due if previous else None,
+            forward_acknowledged=previous.forward_acknowledged if previous else (),
             deployment_seq=previous.deployment_seq if previous else 0,
             revision=(previous.revision if previous else 0) + 1,
             registered_at=now,
@@ -1089,7 +1110,8 @@ def waiting_for(state: AppState, now: datetime) -> dict[str, Any] | None:
         return {"what": what, "until": until}
     if current.state == S.VERIFYING:
         what = held or f"promotion at {at(current.promote_at)}"
-        timeout = config.verify_timeout_seconds if config.auto_promote else config.approval_timeout_seconds
+        approval = (current.policy or config.policy()).requires_approval
+        timeout = config.approval_timeout_seconds if approval else config.verify_timeout_seconds
         return {"what": what, "until": at(current.state_since, timeout)}
     if current.state == S.SWAP_REFUSED:
         return {

@@ -366,6 +366,9 @@ class Deployment(Strict):
         default=None, description='Traffic mode "alb": the percent the new color serves now (a step)'
     )
     step_since: datetime | None = Field(default=None, description="When the current weighted step began")
+    rollback_forced: bool = Field(
+        default=False, description="An operator forced the rollback of a release that forbids it (kept across retries)"
+    )
 
     @property
     def version(self) -> str:
@@ -390,6 +393,7 @@ class CheckRun(Strict):
     passed: bool | None = None
     reason: str = ""
     reported_at: datetime | None = None
+    host: str = Field(default="", description="What an HTTP check GETs (the check function reads it from here)")
 
     @property
     def waiting(self) -> bool:
@@ -598,6 +602,11 @@ class AppState(Strict):
         default=None, description="When the old color may go to standby (after the bake, the window and the drain)"
     )
     standby: Standby | None = Field(default=None, description="The color on standby and the capacity it had")
+    forward_acknowledged: tuple[str, ...] = Field(
+        default=(),
+        description="`name@since` of alarms a release that forbids rollback fired: its fixes deploy past them, "
+        "until one succeeds",
+    )
 
     @property
     def idle_environment(self) -> str:
@@ -622,6 +631,7 @@ class EnvironmentObservation(Strict):
     health_status: str | None = None
     version_label: str | None = None
     cname: str = ""
+    endpoint_url: str = Field(default="", description="The environment's load balancer (a swap does not move it)")
     tier: str = "WebServer"
 
     @property

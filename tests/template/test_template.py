@@ -378,10 +378,12 @@ def test_every_function_can_run_every_effect(transformed: dict[str, Any]) -> Non
         role = role_of(transformed, name)
         missing = needed - allowed_actions(transformed, role)
         assert not missing, f"{role} lacks {sorted(missing)}"
-    # Only the watchdog observes alarms (machine.observation_needs).
+    # Every function whose decisions may read alarms can (machine.observation_needs: the tick, health before
+    # promotion, promote/approve/finish_bake, a passed check), and register (the alarms must exist).
+    readers = EFFECT_FUNCTIONS | CONDITIONAL_CONTROLLER_FUNCTIONS | {"RegisterFunction"}
     for name in ALL_FUNCTIONS:
         can = "cloudwatch:DescribeAlarms" in allowed_actions(transformed, role_of(transformed, name))
-        assert can == (name == "WatchdogFunction"), name
+        assert can == (name in readers), name
 
 
 def test_resources_are_scoped_to_the_stack_and_the_managed_applications(transformed: dict[str, Any]) -> None:

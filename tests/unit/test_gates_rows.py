@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from bluegreen.gates import Checks, HttpCheck, LambdaHook
 from bluegreen.machine import Decision, decide, observation_needs
 from bluegreen.machine.steps import CHECK_QUEUE_MARGIN
@@ -747,15 +746,9 @@ def test_the_check_rows_are_in_the_table_in_order() -> None:
     ]
 
 
-# ------------------------------------------------------------------ bugs found (strict xfail)
+# ------------------------------------------------------------------ bugs the tests found (fixed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="abort_production_moved (a promotion by hand, e.g. an EB console swap, while VERIFYING) moves to "
-    "BAKING without start_checks('post'): the post checks never run, so checks_passed('post') is never true, "
-    "the bake never finishes (hold_bake_end forever) and no check is ever overdue",
-)
 def test_a_console_promotion_starts_the_post_checks() -> None:
     state = verifying(pre=(), post=(AFTER,), auto_promote=False)
     assert current(state) == S.VERIFYING
@@ -768,11 +761,6 @@ def test_a_console_promotion_starts_the_post_checks() -> None:
     assert dep(decision.state).checks_of("post") or ended.rule == "finish_bake"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="abort_production_moved bakes a promotion by hand for config.bake_seconds, not the release's "
-    "policy: a bluegreen.json bake_seconds (tighten) is ignored",
-)
 def test_a_console_promotion_bakes_for_the_releases_bake_seconds() -> None:
     state = gated(pre=(), auto_promote=False)
     state = verified(state, manifest=ReleaseManifest(bake_seconds=1800)).state
@@ -783,12 +771,6 @@ def test_a_console_promotion_bakes_for_the_releases_bake_seconds() -> None:
     assert dep(decision.state).bake_until == at(40 + 1800)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a forced rollback of a release that forbids rollback, refused by EB (ROLLBACK_REFUSED), is retried "
-    "by retry_refused_rollback -> roll_back without force -> fix_forward: the operator's forced rollback "
-    "silently becomes FIX_FORWARD although the notification promised 'retrying every minute'",
-)
 def test_a_forced_rollback_refused_by_eb_is_retried_not_turned_into_fix_forward() -> None:
     state = forbidding_baking()
     forced = step(state, override("rollback", 60, green_ok(state, live=GREEN), force=True), 60)
@@ -810,12 +792,6 @@ def test_a_forced_rollback_refused_by_eb_is_retried_not_turned_into_fix_forward(
     assert current(retried.state) == S.ROLLED_BACK
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="abort_verify_timeout tests config.auto_promote, not the release's policy: a release whose "
-    "bluegreen.json requires approval waits approval_timeout_seconds (verify_timed_out uses ctx.auto_promote()) "
-    "but its abort says 'verify timeout (600s) without promotion'",
-)
 def test_a_release_that_requires_approval_aborts_saying_it_was_not_approved() -> None:
     state = verified(gated(pre=()), manifest=ReleaseManifest(requires_approval=True)).state
     assert current(state) == S.VERIFYING

@@ -35,6 +35,7 @@ def observation(env: dict[str, Any]) -> EnvironmentObservation:
         health_status=env.get("HealthStatus"),
         version_label=env.get("VersionLabel"),
         cname=env.get("CNAME", ""),
+        endpoint_url=env.get("EndpointURL", "") or "",
         tier=(env.get("Tier") or {}).get("Name", "WebServer"),
     )
 

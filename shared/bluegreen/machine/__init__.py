@@ -84,7 +84,9 @@ def observation_needs(state: AppState, event: Event) -> tuple[bool, bool]:
         return targeted, targeted and has_alarms and phase in PRE_PROMOTION
     if isinstance(event, AlarmChanged):
         last = state.deployment
-        return current is not None or (last is not None and last.state == S.SUCCEEDED), False
+        # A release that forbids rollback acknowledges every alarm firing when it goes to FIX_FORWARD.
+        forbids = current is not None and current.policy is not None and current.policy.rollback == "forbid"
+        return current is not None or (last is not None and last.state == S.SUCCEEDED), forbids and has_alarms
     if isinstance(event, Tick):
         return True, has_alarms and (current is not None)
     if isinstance(event, OverrideIssued):

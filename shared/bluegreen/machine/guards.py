@@ -571,8 +571,9 @@ def not_paused(ctx: Ctx) -> bool:
 
 
 def effect_was_a_deploy_step(ctx: Ctx) -> bool:
+    """Creating the version, updating the color, or restoring its capacity first (it was on standby)."""
     assert isinstance(ctx.event, EffectFailed)
-    return ctx.event.effect in ("create_version", "update_environment")
+    return ctx.event.effect in ("create_version", "update_environment", "set_capacity")
 
 
 def swap_did_not_happen(ctx: Ctx, wanted: str) -> bool:
@@ -696,5 +697,26 @@ def previous_color_is_warm_again(ctx: Ctx) -> bool:
     """A rollback to a color that was on standby: its capacity is back, EB reports it Ready and healthy."""
     current = ctx.deployment
     previous = ctx.env(current.previous_environment)
-    restored = ctx.state.standby is None or ctx.state.standby.environment != current.previous_environment
-    return restored and both_colors_ready(ctx) and previous is not None and previous.healthy
+    # The restore is a configuration update: EB reports the color Updating until it is done.
+    return both_colors_ready(ctx) and previous is not None and previous.healthy
+
+
+def capacity_change_was_refused(ctx: Ctx) -> bool:
+    assert isinstance(ctx.event, EffectFailed)
+    return ctx.event.effect == "set_capacity"
+
+
+def weighted_step_was_refused(ctx: Ctx) -> bool:
+    """Traffic "alb": the load balancer refused a step while the new color serves part of production (ELB's
+    word; unknown counts as serving): that is no refused promotion, traffic must go back."""
+    assert isinstance(ctx.event, EffectFailed)
+    if ctx.event.effect != "set_weights" or ctx.deployment.weight is None:
+        return False
+    weights = ctx.observed.weights if ctx.observed is not None else None
+    return weights is None or weights.get(ctx.deployment.target_environment, 0) > 0
+
+
+def fixing_forward(ctx: Ctx) -> bool:
+    """The last deployment's release forbids rollback and an alarm fired: its fix has not succeeded yet."""
+    current = ctx.state.deployment
+    return current is not None and current.state == S.FIX_FORWARD

@@ -63,12 +63,10 @@ def start_deployment(ctx: Ctx, artifact_reason: str, artifact: Artifact | None =
     seq = state.deployment_seq + 1
     idle = state.idle_environment
     policy, policy_text = release_policy(ctx, artifact)
-    previous = state.deployment
-    inherited: tuple[str, ...] = ()
-    if previous is not None and previous.state == S.FIX_FORWARD:
-        # rolling forward: the alarm that fired on the release before does not stop its fix
-        inherited = previous.acknowledged_alarms
-        artifact_reason += f" (a fix rolled forward past alarm {', '.join(inherited) or 'none'})"
+    inherited = state.forward_acknowledged
+    if inherited:
+        # rolling forward: the alarms the release that forbids rollback fired do not stop its fixes
+        artifact_reason += f" (a fix rolled forward past alarm {', '.join(inherited)})"
     artifact_reason += policy_text
     deployment = Deployment(
         id=f"{state.app}-{seq}",
@@ -96,7 +94,6 @@ def start_deployment(ctx: Ctx, artifact_reason: str, artifact: Artifact | None =
         # its capacity comes back first (a configuration update); the version follows once it is Ready
         busy = True
         held = f"{idle} is on standby: restoring {restore.restore.as_text()} first; the update starts when it is Ready"
-        ctx.update(standby=None)
         ctx.effects.append(
             SetCapacity(application_name=state.config.application_name, environment=idle, capacity=restore.restore)
         )
@@ -130,7 +127,10 @@ def release_policy(ctx: Ctx, artifact: Artifact) -> tuple[Policy, str]:
     try:
         policy = tighten(app_policy, manifest)
     except BadArtifact as error:
-        return app_policy, f"; its bluegreen.json was not applied: {error.message}"
+        # Its checks no longer fit the app's (a re-register since the upload): they are dropped, but what
+        # the release says of itself (a one-way migration, approval, a longer bake) still holds.
+        kept = tighten(app_policy, manifest.model_copy(update={"checks": None}))
+        return kept, f"; its bluegreen.json checks were not applied ({error.message}); its other policy was"
     said = []
     if policy.rollback == "forbid":
         said.append("rollback forbidden by this release")
@@ -154,7 +154,10 @@ def plan_checks(ctx: Ctx, phase: str) -> tuple[list[CheckRun], list[RunCheck | I
     specs = ctx.policy().checks.phase("pre" if phase == "pre" else "post")
     target = ctx.target()
     if phase == "post" and ctx.state.config.traffic == "cname":
-        host = ctx.state.config.production_cname  # the swap gave the new color the production CNAME
+        # After the swap the production CNAME is the new color's, but DNS caches still answer with the old
+        # color's load balancer for a while: the check goes to the new color's own load balancer, which a
+        # swap does not move.
+        host = (target.endpoint_url if target is not None else "") or ctx.state.config.production_cname
     else:
         host = target.cname if target is not None else ""  # the color's own URL
     runs: list[CheckRun] = []
@@ -181,7 +184,9 @@ def plan_checks(ctx: Ctx, phase: str) -> tuple[list[CheckRun], list[RunCheck | I
                 )
             )
             names.append(f"{spec.name} (hook, report by {deadline.isoformat()})")
-        runs.append(CheckRun(name=spec.name, phase=when, type=spec.type, started_at=ctx.now, deadline=deadline))
+        runs.append(
+            CheckRun(name=spec.name, phase=when, type=spec.type, started_at=ctx.now, deadline=deadline, host=host)
+        )
     return runs, effects, ", ".join(names)
 
 
@@ -259,10 +264,25 @@ def correct_live_color(ctx: Ctx) -> None:
     version = observation.version_label if observation else None
     ctx.update(live_environment=holder, last_good_version=version)
     hand_over(ctx, holder)  # the consumer lease follows traffic, whoever moved it
+    restore_if_on_standby(ctx, holder)
     ctx.note(
         f"reconciled: EB reports the production CNAME on {holder} (running {version}), not {believed}; "
         f"someone swapped outside bluegreen, so {ctx.state.idle_environment} is now the idle color"
     )
+
+
+def restore_if_on_standby(ctx: Ctx, environment: str) -> None:
+    """Traffic moved (outside bluegreen) to a color on standby: give it back its capacity at once."""
+    standby = ctx.state.standby
+    if standby is None or standby.environment != environment:
+        return
+    ctx.update(standby=None)
+    ctx.effects.append(
+        SetCapacity(
+            application_name=ctx.state.config.application_name, environment=environment, capacity=standby.restore
+        )
+    )
+    ctx.note(f"{environment} serves production but was on standby: restoring {standby.restore.as_text()} now")
 
 
 def abort_production_moved(ctx: Ctx) -> None:
@@ -280,9 +300,10 @@ def abort_production_moved(ctx: Ctx) -> None:
             S.BAKING,
             f"reconciled: EB reports the production CNAME on {holder}, promoted outside bluegreen; "
             f"baking it with the app's alarms armed",
-            bake_until=ctx.now + timedelta(seconds=ctx.state.config.bake_seconds),
+            bake_until=ctx.now + timedelta(seconds=ctx.policy().bake_seconds),
             promoted_at=ctx.now,
         )
+        start_checks(ctx, "post", "a failure rolls back like an alarm; the bake ends only once all have passed")
         return
     ctx.update(live_environment=holder, last_good_version=version)
     hand_over(ctx, holder)
@@ -308,6 +329,9 @@ def record_outside_rollback(ctx: Ctx) -> None:
 
 
 def start_waiting_update(ctx: Ctx) -> None:
+    standby = ctx.state.standby
+    if standby is not None and standby.environment == ctx.deployment.target_environment:
+        ctx.update(standby=None)  # Ready again after its capacity came back
     ctx.update(
         deployment=ctx.deployment.model_copy(
             update={"update_started": True, "update_started_at": ctx.now, "state_since": ctx.now, "held": None}
@@ -435,7 +459,11 @@ def retry_refused_swap(ctx: Ctx) -> None:
 def succeed(ctx: Ctx, reason: str) -> None:
     ctx.move(S.SUCCEEDED, reason)
     deployment = ctx.deployment
-    ctx.update(last_good_version=deployment.version, last_succeeded=ArtifactRef.of(deployment.artifact))
+    ctx.update(
+        last_good_version=deployment.version,
+        last_succeeded=ArtifactRef.of(deployment.artifact),
+        forward_acknowledged=(),
+    )
     if ctx.state.config.standby is not None:
         window = ctx.now + timedelta(seconds=ctx.state.config.rollback_window_seconds)
         drained = ctx.state.drain.until if ctx.state.drain is not None else ctx.now
@@ -463,25 +491,30 @@ def abort(ctx: Ctx, reason: str, *, start_next: bool = True) -> None:
 
 
 def roll_back(ctx: Ctx, reason: str) -> None:
-    forced = isinstance(ctx.event, OverrideIssued) and ctx.event.force
+    deployment = ctx.deployment
+    forced = (isinstance(ctx.event, OverrideIssued) and ctx.event.force) or deployment.rollback_forced
     if ctx.policy().rollback == "forbid" and not forced:
         fix_forward(ctx, reason)
         return
-    deployment = ctx.deployment
     standby = ctx.state.standby
     if standby is not None and standby.environment == deployment.previous_environment:
-        warm_before_rollback(ctx, reason, standby)
+        warm_before_rollback(ctx, reason, standby, forced=forced)
         return
     ctx.update(live_environment=deployment.previous_environment, last_good_version=deployment.previous_version)
     move_traffic(ctx, deployment.previous_environment, deployment.target_environment)
     drain(ctx, deployment.target_environment)
-    ctx.move(S.ROLLED_BACK, reason, weight=0 if deployment.weight is not None else None)
+    ctx.move(
+        S.ROLLED_BACK,
+        reason,
+        weight=0 if deployment.weight is not None else None,
+        rollback_forced=forced,
+    )
     hand_over(ctx, deployment.previous_environment)
 
 
-def warm_before_rollback(ctx: Ctx, reason: str, standby: StandbyRecord) -> None:
-    """A rollback to a color on standby: restore its capacity first, swap once EB reports it Ready."""
-    ctx.update(standby=None)
+def warm_before_rollback(ctx: Ctx, reason: str, standby: StandbyRecord, *, forced: bool = False) -> None:
+    """A rollback to a color on standby: restore its capacity first, swap once EB reports it Ready.
+    (The standby record stays until then: if EB refuses the restore, it still says what to restore.)"""
     ctx.effects.append(
         SetCapacity(
             application_name=ctx.state.config.application_name,
@@ -496,11 +529,13 @@ def warm_before_rollback(ctx: Ctx, reason: str, standby: StandbyRecord) -> None:
         f"({standby.restore.as_text()}) first, traffic moves when it is Ready and healthy",
         finished_at=None,
         refused_since=ctx.now,
+        rollback_forced=forced,
     )
 
 
 def finish_warm_rollback(ctx: Ctx) -> None:
     deployment = ctx.deployment
+    ctx.update(standby=None)
     roll_back(
         ctx,
         f"{deployment.previous_environment} is Ready and healthy again at its restored capacity; traffic returned "
@@ -555,7 +590,16 @@ def fix_forward(ctx: Ctx, why: str) -> None:
     if isinstance(ctx.event, AlarmChanged):
         firing = (*firing, f"{ctx.event.alarm}@{ctx.event.at.isoformat()}")
     cause = why.split("; traffic returned", 1)[0]
-    ctx.update(last_good_version=deployment.version, live_environment=deployment.target_environment)
+    ctx.update(
+        last_good_version=deployment.version,
+        live_environment=deployment.target_environment,
+        forward_acknowledged=tuple(dict.fromkeys((*ctx.state.forward_acknowledged, *firing))),
+    )
+    if deployment.weight is not None and deployment.weight < 100:
+        # a weighted step: the old build must not keep serving part of production against what the
+        # release migrated, and the color it runs on is where the fix deploys
+        move_traffic(ctx, deployment.target_environment, deployment.previous_environment, 100)
+        ctx.update_deployment(weight=100)
     ctx.move(
         S.FIX_FORWARD,
         f"ACTION NEEDED: {cause}; rollback forbidden by this release (bluegreen.json); {deployment.version} stays "
@@ -704,7 +748,7 @@ def abort_deploy_timeout(ctx: Ctx) -> None:
 
 def abort_verify_timeout(ctx: Ctx) -> None:
     config = ctx.state.config
-    if ctx.deployment.state == S.VERIFYING and not config.auto_promote:
+    if ctx.deployment.state == S.VERIFYING and not ctx.auto_promote():
         abort(
             ctx,
             f"not approved within approval_timeout_seconds ({config.approval_timeout_seconds}s); traffic never moved",
@@ -860,8 +904,17 @@ def operator_retry_rollback(ctx: Ctx) -> None:
 def escalate_refused_rollback(ctx: Ctx) -> None:
     current = ctx.deployment
     ctx.update_deployment(escalated=True)
+    minutes = int(ESCALATE_REFUSED_ROLLBACK.total_seconds() // 60)
+    if current.state == S.ROLLBACK_WARMING:
+        ctx.note(
+            f"ESCALATION: {current.previous_environment} has not come back from standby in {minutes} minutes; "
+            f"production still runs {current.version} on {current.target_environment}. Check it in the EB console; "
+            f"`bluegreen rollback {ctx.state.app}` restores its capacity again, `--force` swaps now at the capacity "
+            "it has"
+        )
+        return
     ctx.note(
-        f"ESCALATION: the rollback has been refused by EB for {int(ESCALATE_REFUSED_ROLLBACK.total_seconds() // 60)} "
+        f"ESCALATION: the rollback has been refused by EB for {minutes} "
         f"minutes; production still runs {current.version} on {current.target_environment}. "
         f"Check both environments in the EB console, then `bluegreen rollback {ctx.state.app}`"
     )
@@ -946,3 +999,69 @@ def rollback_for_overdue_check(ctx: Ctx) -> None:
         f"post-promotion check {run.name} failed: {run.reason}; traffic returned to "
         f"{ctx.deployment.previous_environment}",
     )
+
+
+# ---------------------------------------------------------------------- refusals of capacity and weights
+
+
+def note_restore_refused(ctx: Ctx) -> None:
+    """EB refused to restore the capacity of the color a rollback waits for: traffic stays; say what to do."""
+    assert isinstance(ctx.event, EffectFailed)
+    current = ctx.deployment
+    ctx.note(
+        f"ACTION NEEDED: EB refused to restore the capacity of {current.previous_environment} ({ctx.event.error}); "
+        f"traffic stays on {current.target_environment}. Fix it, then `bluegreen rollback {ctx.state.app}` retries; "
+        f"`bluegreen rollback {ctx.state.app} --force` swaps now at the capacity it has"
+    )
+
+
+def operator_retry_warm_rollback(ctx: Ctx) -> None:
+    """rollback while warming: retry the restore, or (force) swap now at the capacity the color has."""
+    assert isinstance(ctx.event, OverrideIssued)
+    current = ctx.deployment
+    standby = ctx.state.standby
+    if ctx.event.force or standby is None or standby.environment != current.previous_environment:
+        ctx.update(standby=None)
+        roll_back(
+            ctx,
+            f"rollback forced by {ctx.event.actor} before {current.previous_environment}'s capacity came back: "
+            f"{ctx.event.reason}; traffic returned to {current.previous_environment}",
+        )
+        return
+    ctx.effects.append(
+        SetCapacity(
+            application_name=ctx.state.config.application_name,
+            environment=standby.environment,
+            capacity=standby.restore,
+        )
+    )
+    ctx.note(f"restoring {standby.environment} to {standby.restore.as_text()} again ({ctx.event.actor})")
+
+
+def note_standby_refused(ctx: Ctx) -> None:
+    """EB refused the scale-down: the color keeps its capacity (nothing to restore later)."""
+    assert isinstance(ctx.event, EffectFailed)
+    standby = ctx.state.standby
+    environment = standby.environment if standby is not None else ctx.state.idle_environment
+    ctx.update(standby=None)
+    ctx.note(
+        f"standby of {environment} failed ({ctx.event.error}); it keeps its capacity. Check EnableStandbyCapacity "
+        "and the environment's rolling-update settings (docs/traffic.md)"
+    )
+
+
+def rollback_after_refused_step(ctx: Ctx) -> None:
+    assert isinstance(ctx.event, EffectFailed)
+    current = ctx.deployment
+    roll_back(
+        ctx,
+        f"the load balancer refused a weighted step ({ctx.event.error}) while {current.target_environment} served "
+        f"part of production; traffic returned to {current.previous_environment}",
+    )
+
+
+def acknowledge_alarm_while_fixing_forward(ctx: Ctx) -> None:
+    assert isinstance(ctx.event, AlarmChanged)
+    key = f"{ctx.event.alarm}@{ctx.event.at.isoformat()}"
+    ctx.update(forward_acknowledged=tuple(dict.fromkeys((*ctx.state.forward_acknowledged, key))))
+    ctx.note(f"alarm {ctx.event.alarm} is in ALARM on a release that forbids rollback: noted; the fix deploys past it")
