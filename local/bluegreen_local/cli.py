@@ -37,6 +37,14 @@ def up(args: Any) -> None:
     try:
         info = stack.describe()
         if args.app:
+            traffic: dict[str, Any] = {}
+            if getattr(args, "traffic", "cname") == "alb":
+                from bluegreen_local.alb import create_alb_bot
+
+                alb = create_alb_bot(stack.session, args.app)
+                routing = {"rule_arn": alb["rule_arn"], "target_groups": alb["target_groups"]}
+                steps = {"steps": [10, 50, 100], "step_seconds": max(int(args.tick_seconds * 4), 10)}
+                traffic = {"traffic": "alb", "alb": {**routing, **steps}}
             registered = stack.invoke(
                 "RegisterFunction",
                 {
@@ -49,6 +57,9 @@ def up(args: Any) -> None:
                         "live_environment": f"{args.app}-blue",
                         "alarms": [f"{args.app}-errors"],
                         "bake_seconds": args.bake_seconds,
+                        # the simulated DNS has no caches to drain (the default is 120 s: docs/traffic.md)
+                        "drain_seconds": 5,
+                        **traffic,
                     },
                 },
             )

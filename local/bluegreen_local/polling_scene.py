@@ -255,6 +255,7 @@ class PollingScene(Demo):
                 "live_environment": BLUE,
                 "alarms": [f"{APP}-errors"],
                 "bake_seconds": 3,
+                "drain_seconds": 0,  # the scene's DNS has no caches (the default is 120 s: docs/traffic.md)
                 "health_grace_seconds": 2,
                 "consumer_lease": True,
                 "handoff_timeout_seconds": 10,

@@ -790,6 +790,7 @@ REGISTER_SETTINGS = (
     "application_name", "live_environment", "production_cname", "bake_seconds", "deploy_timeout_seconds",
     "verify_timeout_seconds", "promote_delay_seconds", "rollback_window_seconds", "health_grace_seconds",
     "version_retention", "signing_key_arn", "handoff_timeout_seconds", "approval_timeout_seconds",
+    "drain_seconds", "traffic",
 )  # fmt: skip
 
 
@@ -813,6 +814,11 @@ def register_config(args: argparse.Namespace) -> dict[str, Any]:
     checks = register_checks(args)
     if checks is not None:
         config["checks"] = checks
+    alb = register_alb(args)
+    if alb is not None:
+        config["alb"] = alb
+    if args.standby is not None:
+        config["standby"] = _standby(args.standby)
     for name in REGISTER_SETTINGS:
         value = getattr(args, name)
         if value is not None:
@@ -820,6 +826,40 @@ def register_config(args: argparse.Namespace) -> dict[str, Any]:
     if args.auto_promote is not None:
         config["auto_promote"] = args.auto_promote
     return config
+
+
+def _standby(text: str) -> dict[str, int] | None:
+    """`--standby MIN/MAX` (e.g. 1/1, 0/0), or `none` to keep the old color at full size."""
+    if text.strip().lower() == "none":
+        return None
+    low, _, high = text.partition("/")
+    if not low.strip().isdigit() or not high.strip().isdigit():
+        raise CliError(f"--standby takes MIN/MAX (e.g. 1/1, 0/0) or none, not {text!r}")
+    return {"min_size": int(low), "max_size": int(high)}
+
+
+def register_alb(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Traffic mode alb: `--alb-rule ARN --alb-target-group ENV=ARN (x2) [--steps 10,50,100 --step-seconds N]`."""
+    given = [args.alb_rule, args.alb_target_group, args.steps, args.step_seconds]
+    if all(value is None for value in given):
+        return None
+    if not args.alb_rule or not args.alb_target_group:
+        raise CliError("traffic alb needs --alb-rule and one --alb-target-group ENVIRONMENT=ARN per color")
+    groups: dict[str, str] = {}
+    for spec in args.alb_target_group:
+        environment, _, arn = spec.partition("=")
+        if not environment or not arn:
+            raise CliError(f"--alb-target-group takes ENVIRONMENT=ARN, not {spec!r}")
+        groups[environment] = arn
+    alb: dict[str, Any] = {"rule_arn": args.alb_rule, "target_groups": groups}
+    if args.steps is not None:
+        try:
+            alb["steps"] = [int(step) for step in args.steps.split(",")]
+        except ValueError:
+            raise CliError(f"--steps takes percents like 10,50,100, not {args.steps!r}") from None
+    if args.step_seconds is not None:
+        alb["step_seconds"] = args.step_seconds
+    return alb
 
 
 class _PhaseAction(argparse.Action):
@@ -1468,6 +1508,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="a polling bot: promotions hand the consumer lease over (docs/consumer-lease.md)",
     )
     register.add_argument("--handoff-timeout-seconds", type=int)
+    register.add_argument(
+        "--traffic",
+        choices=["cname", "alb", "lease"],
+        help="how promotion moves traffic: cname (swap, the default), alb (a shared load balancer's rule, with "
+        "weighted steps), lease (a polling bot: only the consumer lease) (docs/traffic.md)",
+    )
+    register.add_argument("--alb-rule", metavar="ARN", help="traffic alb: the production listener rule (or listener)")
+    register.add_argument(
+        "--alb-target-group", action="append", metavar="ENVIRONMENT=ARN", help="traffic alb: a color's target group"
+    )
+    register.add_argument("--steps", metavar="10,50,100", help="traffic alb: percent to the new color per step")
+    register.add_argument("--step-seconds", type=int, help="traffic alb: how long each step lasts")
+    register.add_argument(
+        "--drain-seconds", type=int, help="how long the old color is left untouched after a swap (default 120)"
+    )
+    register.add_argument(
+        "--standby",
+        metavar="MIN/MAX",
+        help="after the bake, scale the old color down to this (e.g. 1/1; 0/0 for a polling bot); none: never",
+    )
     register.add_argument("--approval-timeout-seconds", type=int)
     register.add_argument("--bake-seconds", type=int)
     register.add_argument("--deploy-timeout-seconds", type=int)
@@ -1525,6 +1585,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--update-seconds", type=float, default=2.0, help="simulated EB update time")
     up.add_argument("--tick-seconds", type=float, default=5.0, help="watchdog period (the template says 1 minute)")
     up.add_argument("--bake-seconds", type=int, default=120, help="bake time of the registered demo app")
+    up.add_argument(
+        "--traffic",
+        choices=["cname", "alb"],
+        default="cname",
+        help="how the demo app's traffic moves: cname swaps, or alb (a shared load balancer, steps 10,50,100)",
+    )
     health = local_commands.add_parser(
         "health", help="set a simulated color's health, e.g. Severe (acts only on a deployment in flight)"
     )

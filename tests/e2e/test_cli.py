@@ -52,6 +52,8 @@ def test_register_status_history_and_overrides(local: Any, cli: Any) -> None:
         "clibot-errors",
         "--bake-seconds",
         "600",
+        "--drain-seconds",
+        "0",
         "--by",
         "pytest",
     )

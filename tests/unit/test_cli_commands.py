@@ -241,6 +241,31 @@ def test_register_sends_per_color_alarms_and_the_consumer_lease(run: Any) -> Non
     assert code != 0 and "ENVIRONMENT=ALARM" in err
 
 
+def test_register_sends_the_traffic_mode_its_steps_the_drain_and_the_standby(run: Any) -> None:
+    target = FakeTarget(lambda p: app_state())
+    code, _, err = run(
+        target, "register", "mybot", "--traffic", "alb", "--alb-rule", "arn:rule", "--alb-target-group",
+        "mybot-blue=arn:tg-b", "--alb-target-group", "mybot-green=arn:tg-g", "--steps", "10,50,100",
+        "--step-seconds", "120", "--drain-seconds", "90", "--standby", "1/1",
+    )  # fmt: skip
+    assert code == 0, err
+    assert target.sent[0]["config"] == {
+        "traffic": "alb", "drain_seconds": 90, "standby": {"min_size": 1, "max_size": 1},
+        "alb": {"rule_arn": "arn:rule", "target_groups": {"mybot-blue": "arn:tg-b", "mybot-green": "arn:tg-g"},
+                "steps": [10, 50, 100], "step_seconds": 120},
+    }  # fmt: skip
+    code, _, _ = run(target, "register", "mybot", "--standby", "none")
+    assert code == 0 and target.sent[1]["config"] == {"standby": None}
+    for bad, message in (
+        (["--standby", "1-1"], "MIN/MAX"),
+        (["--alb-target-group", "x"], "--alb-rule"),
+        (["--alb-rule", "r", "--alb-target-group", "noequals"], "ENVIRONMENT=ARN"),
+        (["--alb-rule", "r", "--alb-target-group", "a=b", "--steps", "ten"], "percents"),
+    ):
+        code, _, err = run(target, "register", "mybot", *bad)
+        assert code != 0 and message in err, (bad, err)
+
+
 def test_function_per_action_from_the_stack_outputs() -> None:
     split = cli.Target({"override": "O", "status": "S", "register": "R"}, "bus", None, None)
     assert [split.function_for(a) for a in ("status", "apps", "register", "promote")] == ["S", "S", "R", "O"]
