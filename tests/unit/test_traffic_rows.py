@@ -262,3 +262,23 @@ def test_the_release_policy_travels_with_the_deployment() -> None:
     assert decision.state.deployment is not None and decision.state.deployment.policy is not None
     assert decision.state.deployment.policy.rollback == "forbid"
     assert decision.state.deployment.policy.bake_seconds == 900
+
+
+def test_a_build_for_the_color_traffic_just_left_waits_for_the_drain_unless_it_runs_that_version_already() -> None:
+    from bluegreen.models import Drain
+
+    state = app_state(live_environment=GREEN, last_good_version="b1", drain=Drain(environment=BLUE, until=at(120)))
+    seen = observed(env(GREEN, "b1", live=True), env(BLUE, "v0"))
+    held = decide(state, upload("build-2").model_copy(update={"observed": seen}), at(10))
+    assert held.state.deployment is not None and "is draining" in (held.state.deployment.held or "")
+    assert not [e for e in held.effects if e.kind == "update_environment"]
+    early = decide(held.state, tick(60, seen), at(60))
+    assert early.outcome == "ignored"  # still draining
+    after = decide(held.state, tick(121, seen), at(121))
+    assert after.rule == "start_waiting_update_on_tick"
+    assert [e.environment for e in after.effects if e.kind == "update_environment"] == [BLUE]
+    # a color that already runs the version gets no update: nothing to wait for
+    label = held.state.deployment.version
+    same = observed(env(GREEN, "b1", live=True), env(BLUE, label))
+    at_once = decide(state, upload("build-2").model_copy(update={"observed": same}), at(10))
+    assert at_once.state.deployment is not None and at_once.state.deployment.update_started
