@@ -236,6 +236,13 @@ class AppConfig(Tuning):
                 f"promote_delay_seconds ({self.promote_delay_seconds}) must be less than verify_timeout_seconds "
                 f"({self.verify_timeout_seconds}), or every deployment times out before it is promoted"
             )
+        for check in self.checks.pre:
+            waits = check.timeout_seconds if check.type == "lambda" else check.worst_case_seconds
+            if waits >= self.verify_timeout_seconds:
+                raise ValueError(
+                    f"pre-promotion check {check.name!r} may take {waits}s, not less than verify_timeout_seconds "
+                    f"({self.verify_timeout_seconds}): the deployment would time out before its result"
+                )
         if self.health_grace_seconds >= self.deploy_timeout_seconds:
             raise ValueError(
                 f"health_grace_seconds ({self.health_grace_seconds}) must be less than deploy_timeout_seconds "

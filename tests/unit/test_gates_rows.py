@@ -800,3 +800,13 @@ def test_a_release_that_requires_approval_aborts_saying_it_was_not_approved() ->
     decision = step(state, tick(30 + 3601, green_ok(state)), 3631)
     assert current(decision.state) == S.ABORTED
     assert "not approved within approval_timeout_seconds" in decision.reason
+
+
+def test_a_pre_check_that_cannot_finish_before_the_verify_timeout_is_refused_at_register() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    slow = LambdaHook(name="smoke", function="bluegreen-hook-smoke", timeout_seconds=900)
+    with pytest.raises(ValidationError, match="may take 900s, not less than verify_timeout_seconds"):
+        config(verify_timeout_seconds=600, checks=Checks(pre=(slow,)))
+    assert config(verify_timeout_seconds=1200, checks=Checks(pre=(slow,))).checks.pre == (slow,)
