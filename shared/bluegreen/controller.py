@@ -501,7 +501,7 @@ class Controller:
             to_state=None,
             live_environment=live,
             idle_environment=state.idle_environment,
-            reason=f"registered by {actor}: live color {live} holds {cname}{drift}",
+            reason=f"registered by {actor}: live color {live} {_serves(config, cname)}{drift}",
             cause=cause,
             at=now.isoformat(),
             transition_id=f"{app}:{state.revision}:0",
@@ -546,7 +546,10 @@ class Controller:
     def _merged_tuning(given: Any, previous: AppState | None) -> dict[str, Any]:
         passed = {name: getattr(given, name) for name in given.model_fields_set if name in Tuning.model_fields}
         stored = previous.config.tuning() if previous else {}
-        return {**Tuning().tuning(), **stored, **passed}
+        merged = {**Tuning().tuning(), **stored, **passed}
+        if merged.get("traffic") != "alb" and "alb" not in passed:
+            merged["alb"] = None  # leaving traffic "alb": its stored rule no longer applies
+        return merged
 
     def _check_unclaimed(self, app: str, environments: tuple[str, str], alarms: tuple[str, ...]) -> None:
         for environment in environments:
@@ -1023,6 +1026,14 @@ class Controller:
         self._publish_now(app or "-", [notification])
 
 
+def _serves(config: AppConfig, cname: str) -> str:
+    if config.traffic == "alb":
+        return "gets all traffic at the load balancer"
+    if config.traffic == "lease":
+        return "consumes (the consumer lease)"
+    return f"holds {cname}"
+
+
 def _judging(state: AppState) -> tuple[str, ...]:
     """The alarms that judge the app's deployment now (app-wide, plus the target color's)."""
     current = state.deployment
@@ -1084,7 +1095,10 @@ def describe_state(
                 "health_status": c.health_status,
                 "version_label": c.version_label,
                 "cname": c.cname,
-                "live": bool(cname) and c.cname == cname,
+                # cname: EB's word (the CNAME owner); alb and lease: the color bluegreen reconciled as live
+                "live": (bool(cname) and c.cname == cname)
+                if state.config.traffic == "cname"
+                else c.name == state.live_environment,
             }
             for c in colors
         ]

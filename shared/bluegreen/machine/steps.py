@@ -322,6 +322,7 @@ def record_outside_rollback(ctx: Ctx) -> None:
     observation = ctx.env(holder)
     ctx.update(live_environment=holder, last_good_version=observation.version_label if observation else None)
     hand_over(ctx, holder)
+    restore_if_on_standby(ctx, holder)
     ctx.move(
         S.ROLLED_BACK,
         f"reconciled: EB reports the production CNAME back on {holder}; traffic was moved outside bluegreen",
@@ -367,7 +368,7 @@ def verify_then_maybe_promote(ctx: Ctx) -> None:
         return
     verdict = alarm_verdict(ctx)
     if verdict.clear:
-        promote(ctx, "auto-promotion: swapping the production CNAME to the verified color")
+        promote(ctx, f"auto-promotion: {moving_words(ctx)}")
     else:
         hold_for_alarms(ctx)
 
@@ -416,6 +417,16 @@ def move_traffic(ctx: Ctx, to: str, other: str, percent: int = 100) -> None:
         ctx.effects.append(MakeLive(environment=to, other=other))
 
 
+def moving_words(ctx: Ctx) -> str:
+    """How this app's promotion moves traffic, in words, for the notification."""
+    traffic = ctx.state.config.traffic
+    if traffic == "alb":
+        return "shifting the load balancer's traffic to the verified color"
+    if traffic == "lease":
+        return "handing the consumer lease to the verified color"
+    return "swapping the production CNAME to the verified color"
+
+
 def drain(ctx: Ctx, environment: str) -> None:
     """The color traffic just left is left untouched for drain_seconds (DNS caches, connections in flight)."""
     seconds = ctx.state.config.drain_seconds
@@ -430,7 +441,8 @@ def promote(ctx: Ctx, reason: str, acknowledged: tuple[str, ...] = ()) -> None:
     first = alb.steps[0] if alb is not None else 100
     ctx.update(live_environment=deployment.target_environment)
     move_traffic(ctx, deployment.target_environment, deployment.previous_environment, first)
-    drain(ctx, deployment.previous_environment)
+    if first >= 100:
+        drain(ctx, deployment.previous_environment)  # weighted steps: once the old color stops serving
     if first < 100:
         reason += (
             f"; {deployment.target_environment} serves {first}% (weighted step 1 of {len(alb.steps) if alb else 1})"
@@ -449,7 +461,7 @@ def promote(ctx: Ctx, reason: str, acknowledged: tuple[str, ...] = ()) -> None:
 
 
 def promote_now(ctx: Ctx) -> None:
-    promote(ctx, "promotion delay elapsed: swapping the production CNAME to the verified color")
+    promote(ctx, f"promotion delay elapsed: {moving_words(ctx)}")
 
 
 def retry_refused_swap(ctx: Ctx) -> None:
@@ -551,6 +563,8 @@ def advance_weight_step(ctx: Ctx) -> None:
     following = [step for step in alb.steps if step > deployment.weight]
     percent = following[0] if following else 100
     move_traffic(ctx, deployment.target_environment, deployment.previous_environment, percent)
+    if percent >= 100:
+        drain(ctx, deployment.previous_environment)
     bake = timedelta(seconds=ctx.policy().bake_seconds)
     ctx.update_deployment(
         weight=percent,
@@ -822,7 +836,7 @@ def resume(ctx: Ctx) -> None:
     if current is not None and paused > timedelta(0):
         shifted = {
             name: value + paused
-            for name in ("state_since", "promote_at", "bake_until", "refused_since", "promoted_at")
+            for name in ("state_since", "promote_at", "bake_until", "refused_since", "promoted_at", "step_since")
             if (value := getattr(current, name)) is not None
         }
         checks = tuple(
@@ -958,7 +972,7 @@ def record_passed_check(ctx: Ctx) -> None:
         )
     elif promotion_is_due(ctx):
         if alarm_verdict(ctx).clear:
-            promote(ctx, "all pre-promotion checks passed: swapping the production CNAME to the verified color")
+            promote(ctx, f"all pre-promotion checks passed: {moving_words(ctx)}")
         else:
             hold_for_alarms(ctx)
 
