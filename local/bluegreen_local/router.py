@@ -198,6 +198,10 @@ class Router:
         self.server = None
         if self._thread is not None:
             self._thread.join(timeout=5)
+        # urllib.request.urlopen builds its opener once, with the proxies of that moment: one built while
+        # HTTP_PROXY named this router would send every later plain urlopen (e.g. to a moto server on
+        # 127.0.0.1, once NO_PROXY is restored) to a proxy that is gone. Let the next urlopen build afresh.
+        urllib.request.install_opener(None)  # type: ignore[arg-type]
 
     def __enter__(self) -> Router:
         return self.start()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-import pytest
 from bluegreen.machine import Decision, decide
 from bluegreen.models import (
     AlarmObservation,
@@ -72,7 +71,6 @@ FULL = StandbySize(min_size=2, max_size=4)  # each color's capacity before any s
 STANDBY_SIZES = {"none": None, "warm": StandbySize(min_size=1, max_size=1), "cold": StandbySize(min_size=0, max_size=0)}
 LEASE_DELAYS: tuple[float | None, ...] = (0, 20, 60, 200, None)  # None: the new color never takes the lease
 # The states whose notification says where traffic is (or stays) once the effects before it ran.
-RECONCILE_ROWS = {"reconcile_live_color", "abort_production_moved_to_target", "record_rollback_outside"}
 TRAFFIC_STATES = ("BAKING", "ROLLED_BACK", "ROLLBACK_REFUSED", "SWAP_REFUSED", "ROLLBACK_WARMING", "FIX_FORWARD")
 
 
@@ -205,9 +203,7 @@ def run_effects(run: Run, before: AppState, decision: Decision, owners: list[str
     owners.append(cloud.owner(after))
     hand_overs = [e for e in decision.effects if isinstance(e, HandOver)]
     weights = [e for e in decision.effects if isinstance(e, SetWeights)]
-    # (known bug, see the xfail below: a reconcile row and the event's row may each hand over)
-    reconciled = decision.rule.split("+")[0] in RECONCILE_ROWS
-    assert len(hand_overs) <= 1 or reconciled, f"two desired lease holders: {[h.environment for h in hand_overs]}"
+    assert len(hand_overs) <= 1, f"two desired lease holders: {[h.environment for h in hand_overs]}"
     assert len(weights) <= 1, (
         f"more than one SetWeights in one decision: {[(w.environment, w.percent) for w in weights]}"
     )
@@ -233,8 +229,7 @@ def run_effects(run: Run, before: AppState, decision: Decision, owners: list[str
         elif isinstance(effect, SetCapacity):
             color, wanted = effect.environment, effect.capacity
             run.restored[color] = wanted != config.standby
-            # (known bug, see the xfail below: a refused restore after a console swap loses the record)
-            refused = cloud.refuse_capacity and not decision.rule.startswith("reconcile_live_color")
+            refused = cloud.refuse_capacity
             if refused or cloud.updating[color] is not None:
                 cloud.refuse_capacity = max(cloud.refuse_capacity - 1, 0)
                 return done, failed(run, "set_capacity", "ConfigurationValidationException", None)
@@ -447,14 +442,10 @@ def act(run: Run, action: str, lose: bool, pick: int) -> None:
                 cloud.left_at[cloud.holder] = run.now
                 cloud.holder = other(cloud.holder)
             else:
-                # flip the color with 100%; during a weighted step, send it all back to the old color. (All of it
-                # to a target whose recorded step is below 100 is a known bug, see the xfail below: the next step
-                # takes traffic away from it again.)
+                # flip the color with 100%; during a weighted step, send it all back to the old color
                 current = run.state.in_flight
                 split = 100 not in cloud.weights.values() and current is not None
                 to = current.previous_environment if split and current else other(cloud.owner(run.state))
-                if current is not None and to == current.target_environment and (current.weight or 100) < 100:
-                    return
                 cloud.left_at[other(to)] = run.now
                 cloud.weights = {to: 100, other(to): 0}
             deliver(run, tick(run.now))
@@ -526,7 +517,7 @@ def test_random_traffic_histories_keep_the_invariants(
         assert run.state.live_environment in COLORS
 
 
-# ---------------------------------------------------------------- bugs the histories found (not fixed here)
+# ---------------------------------------------------------------- bugs the histories found (fixed)
 
 
 def in_flight(state: AppState, phase: DeploymentState, **changes: object) -> AppState:
@@ -547,12 +538,6 @@ def in_flight(state: AppState, phase: DeploymentState, **changes: object) -> App
     return state.model_copy(update={"deployment": deployment, "live_environment": live, "deployment_seq": 1})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a refused restore after a console swap onto a color on standby is taken for a refused scale-down "
-    "(standby_refused names the other color) and the record of the capacity it had is dropped: production runs "
-    "at standby capacity and nothing restores it; its next scale-down records the standby size as its capacity",
-)
 def test_a_refused_restore_after_a_console_swap_keeps_the_standby_record() -> None:
     record = Standby(environment=BLUE, restore=FULL)
     state = traffic_state("cname", (100,), 10, False, 0, "cold", 0, 0)
@@ -575,12 +560,6 @@ def test_a_refused_restore_after_a_console_swap_keeps_the_standby_record() -> No
     assert after.state.standby == record, f"{after.rule}: {after.reason}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="advance_weight_step steps from the deployment's recorded weight, not from ELB's: when the rule "
-    "already forwards 100% to the new color (set by hand, e.g. after a refused step), the next step sends part "
-    "of production back to the old color",
-)
 def test_a_weighted_step_never_takes_traffic_away_from_the_new_color() -> None:
     state = traffic_state("alb", (10, 50, 100), 60, False, 0, "none", 300, 0)
     state = in_flight(state, S.BAKING, promoted_at=at(30), weight=10, step_since=at(30))
@@ -590,12 +569,6 @@ def test_a_weighted_step_never_takes_traffic_away_from_the_new_color() -> None:
     assert not lowered, f"{decision.rule}: {lowered[0].percent}% to {GREEN}, which ELB says serves 100%"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a reconcile row and the event's own row each hand the consumer lease over in one decision: after a "
-    "refused swap, a promotion by hand onto an unhealthy color is baked (HandOver green) and rolled back "
-    "(HandOver blue) at once, so the lease's desired holder flaps green then blue",
-)
 def test_one_decision_never_names_two_desired_lease_holders() -> None:
     state = traffic_state("cname", (100,), 10, True, 0, "none", 300, 0)
     state = in_flight(state, S.SWAP_REFUSED, refused_since=at(30), weight=None)

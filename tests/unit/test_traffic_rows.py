@@ -232,7 +232,8 @@ def test_a_console_swap_onto_a_color_on_standby_restores_its_capacity() -> None:
     state = standby_state(live_environment=GREEN, last_good_version="b1", standby=record)
     swapped = observed(env(GREEN, "b1"), env(BLUE, "v0", live=True))
     decision = decide(state, tick(10, swapped), at(10))
-    assert decision.state.live_environment == BLUE and decision.state.standby is None
+    # the record stays until the color is deployed to again: if EB refuses the restore, it says what to restore
+    assert decision.state.live_environment == BLUE and decision.state.standby == record
     (restore,) = effects(decision, SetCapacity)
     assert restore.environment == BLUE and restore.capacity == record.restore
 

@@ -276,7 +276,7 @@ def restore_if_on_standby(ctx: Ctx, environment: str) -> None:
     standby = ctx.state.standby
     if standby is None or standby.environment != environment:
         return
-    ctx.update(standby=None)
+    # the record stays: if EB refuses the restore, it still says what the color had
     ctx.effects.append(
         SetCapacity(
             application_name=ctx.state.config.application_name, environment=environment, capacity=standby.restore
@@ -560,9 +560,13 @@ def advance_weight_step(ctx: Ctx) -> None:
     deployment = ctx.deployment
     alb = ctx.state.config.alb
     assert alb is not None and deployment.weight is not None
-    following = [step for step in alb.steps if step > deployment.weight]
+    # from what ELB reports (someone may have moved the rule by hand), never below the recorded step
+    serves = (ctx.observed.weights or {}).get(deployment.target_environment, 0) if ctx.observed else 0
+    current = max(deployment.weight, serves)
+    following = [step for step in alb.steps if step > current]
     percent = following[0] if following else 100
-    move_traffic(ctx, deployment.target_environment, deployment.previous_environment, percent)
+    if percent > serves:
+        move_traffic(ctx, deployment.target_environment, deployment.previous_environment, percent)
     if percent >= 100:
         drain(ctx, deployment.previous_environment)
     bake = timedelta(seconds=ctx.policy().bake_seconds)
@@ -628,8 +632,18 @@ def fix_forward(ctx: Ctx, why: str) -> None:
 def hand_over(ctx: Ctx, environment: str) -> None:
     """Polling bots: the consumer lease follows traffic, after the swap (the old holder finishes its poll,
     commits its progress and releases; only then can the new color acquire it)."""
-    if ctx.state.config.consumer_lease:
-        ctx.effects.append(HandOver(app=ctx.state.app, environment=environment))
+    if not ctx.state.config.consumer_lease:
+        return
+    # One desired holder per decision: a reconcile and the event's own row may both move traffic; only the
+    # last owner gets the lease (an earlier hand-over is dropped, and the notes it gated wait one effect less).
+    for index, effect in enumerate(ctx.effects):
+        if isinstance(effect, HandOver):
+            del ctx.effects[index]
+            for note in ctx.notes:
+                if note.gate > index:
+                    note.gate -= 1
+            break
+    ctx.effects.append(HandOver(app=ctx.state.app, environment=environment))
 
 
 def rollback_for_missed_handoff(ctx: Ctx) -> None:
@@ -1053,9 +1067,18 @@ def operator_retry_warm_rollback(ctx: Ctx) -> None:
 
 
 def note_standby_refused(ctx: Ctx) -> None:
-    """EB refused the scale-down: the color keeps its capacity (nothing to restore later)."""
+    """EB refused a capacity change while no deployment is in flight: a scale-down (the color keeps its
+    capacity: nothing to restore later), or the restore of a color on standby that now serves production
+    (moved there outside bluegreen): then the record stays, and people must act."""
     assert isinstance(ctx.event, EffectFailed)
     standby = ctx.state.standby
+    if standby is not None and standby.environment == ctx.state.live_environment:
+        ctx.note(
+            f"ACTION NEEDED: {standby.environment} serves production but EB refused to restore its capacity "
+            f"({standby.restore.as_text()}): {ctx.event.error}. Restore it in the EB console (or fix what EB "
+            "refused); bluegreen restores it before any deployment to it"
+        )
+        return
     environment = standby.environment if standby is not None else ctx.state.idle_environment
     ctx.update(standby=None)
     ctx.note(
