@@ -810,3 +810,26 @@ def test_a_pre_check_that_cannot_finish_before_the_verify_timeout_is_refused_at_
     with pytest.raises(ValidationError, match="may take 900s, not less than verify_timeout_seconds"):
         config(verify_timeout_seconds=600, checks=Checks(pre=(slow,)))
     assert config(verify_timeout_seconds=1200, checks=Checks(pre=(slow,))).checks.pre == (slow,)
+
+
+def test_a_hook_report_during_a_pause_is_on_time_even_after_the_original_deadline() -> None:
+    """Deadlines do not run while paused: resume moves them, and a report in between is not late."""
+    hook = LambdaHook(name="smoke", function="bluegreen-hook-smoke", timeout_seconds=60)
+    state = app_state(config=config(checks=Checks(pre=(hook,))))
+    state = decide(state, upload(), at(0)).state
+    label = state.deployment.version if state.deployment else ""
+    seen = observed(env(GREEN, label), env(BLUE, "v0", live=True))
+    state = decide(state, tick(30, seen), at(30)).state
+    assert state.deployment is not None and state.deployment.check("smoke") is not None
+    paused = decide(state, override("pause", 40), at(40)).state
+    report = CheckReported(
+        event_id="report:1",
+        at=at(200),
+        deployment_id="mybot-1",
+        check="smoke",
+        passed=False,
+        reason="no",
+        source="hook",
+    )
+    decision = decide(paused, report.model_copy(update={"observed": seen}), at(200))
+    assert decision.rule == "abort_on_failed_pre_check"

@@ -354,7 +354,8 @@ def act_on_checks(run: Run, action: str, lose: bool, pick: int) -> None:
         result = waiting[pick % len(waiting)]
         if at(run.now) <= result.deadline:
             deliver(run, check_report(run, current.id, result.name, action == "check_pass", "on-time"))
-    elif action == "check_late" and current and waiting:
+    elif action == "check_late" and current and waiting and not run.state.paused:
+        # (while paused, deadlines do not run: a report after the original deadline is still on time)
         result = waiting[pick % len(waiting)]
         run.now = max(run.now, seconds(result.deadline) + 1 + pick % 30)
         before = run.state

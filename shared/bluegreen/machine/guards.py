@@ -636,8 +636,9 @@ def check_was_reported_already(ctx: Ctx) -> bool:
 
 
 def check_report_is_late(ctx: Ctx) -> bool:
+    """After the check's deadline (deadlines do not run while paused: resume moves them)."""
     run = _reported(ctx)
-    return run is not None and ctx.event.at > run.deadline
+    return run is not None and ctx.event.at > run.deadline + ctx.paused_for()
 
 
 def check_phase_is_over(ctx: Ctx) -> bool:
