@@ -445,6 +445,20 @@ def _config_line(config: dict[str, Any]) -> str:
     checks = _checks_summary(config.get("checks"))
     if checks:
         parts.append(f"checks {checks}")
+    traffic = config.get("traffic", "cname")
+    alb = config.get("alb") if isinstance(config.get("alb"), dict) else None
+    if traffic == "alb" and alb:
+        steps = ",".join(str(step) for step in alb.get("steps") or [100])
+        parts.append(f"traffic alb (steps {steps}% every {alb.get('step_seconds')}s)")
+    elif traffic != "cname":
+        parts.append(f"traffic {traffic}")
+    if config.get("consumer_lease"):
+        parts.append(f"consumer lease (hand-over within {config.get('handoff_timeout_seconds')}s)")
+    if "drain_seconds" in config:
+        parts.append(f"drain {config['drain_seconds']}s")
+    standby = config.get("standby")
+    if isinstance(standby, dict):
+        parts.append(f"standby {standby.get('min_size')}/{standby.get('max_size')}")
     if "health_grace_seconds" in config:
         parts.append(f"health grace {config['health_grace_seconds']}s")
     if "version_retention" in config:

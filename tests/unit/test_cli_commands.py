@@ -565,3 +565,16 @@ def test_status_and_wait_on_a_release_that_forbids_rollback(run: Any, clock: Clo
     assert "bluegreen rollback mybot --force -m REASON" in out
     code, _, err = run(FakeTarget(lambda p: state), "wait", "mybot")
     assert code == 1 and err == f"bluegreen: mybot-3 ended FIX_FORWARD: {reason}\n"
+
+
+def test_the_config_line_says_how_traffic_moves_the_drain_and_the_standby() -> None:
+    line = cli._config_line(
+        {
+            "alarms": ["e"], "bake_seconds": 60, "traffic": "alb", "drain_seconds": 90,
+            "alb": {"rule_arn": "r", "target_groups": {}, "steps": [10, 50, 100], "step_seconds": 120},
+            "standby": {"min_size": 1, "max_size": 1}, "consumer_lease": True, "handoff_timeout_seconds": 30,
+        }
+    )  # fmt: skip
+    assert "traffic alb (steps 10,50,100% every 120s)" in line and "drain 90s" in line and "standby 1/1" in line
+    assert "consumer lease (hand-over within 30s)" in line
+    assert "traffic" not in cli._config_line({"alarms": [], "bake_seconds": 1, "traffic": "cname"})
