@@ -22,18 +22,20 @@ import hashlib
 import hmac
 import json
 import re
-import socket
-import ssl
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from bluegreen.errors import BadInput
+
+if TYPE_CHECKING:
+    import urllib.request
+
+# urllib, http.client, ssl and socket are imported where an HTTP check runs (the check function), not here:
+# every handler imports this module through the models, and a cold start should not pay for them.
 
 CHECK_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 APP_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"  # the same as bluegreen.models.APP_NAME
@@ -167,19 +169,27 @@ class HttpResponse(Protocol):
 Opener = Callable[[str, float], HttpResponse]
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # the 3xx reaches the caller as an HTTPError, i.e. as a response
+def _no_redirect() -> urllib.request.BaseHandler:
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None  # the 3xx reaches the caller as an HTTPError, i.e. as a response
+
+    return NoRedirect()
 
 
-_default_opener: urllib.request.OpenerDirector | None = None
+_default_opener: urllib.request.OpenerDirector | None = None  # an opener to use instead (tests, the local stack)
 
 
 def urllib_opener(url: str, timeout: float) -> HttpResponse:
     """The production opener: a GET without redirects; any status is an answer. The standard proxy variables
     (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY`) apply as in any urllib client: a VPC that reaches the colors
     through a proxy sets them (the local stack's EB router is such a proxy)."""
-    opener = _default_opener or urllib.request.build_opener(_NoRedirect(), urllib.request.ProxyHandler())
+    import urllib.error
+    import urllib.request
+
+    opener = _default_opener or urllib.request.build_opener(_no_redirect(), urllib.request.ProxyHandler())
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "*/*"}, method="GET")  # noqa: S310 - http(s) only, built by run_http_check
     try:
         response: HttpResponse = opener.open(request, timeout=timeout)
@@ -193,6 +203,10 @@ _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,252}[A-Za-
 
 def _describe(error: BaseException, timeout: float) -> str:
     """A network failure in a few words: timed out, connection refused, cannot resolve, TLS error..."""
+    import socket
+    import ssl
+    import urllib.error
+
     reason: Any = error.reason if isinstance(error, urllib.error.URLError) else error
     if isinstance(reason, TimeoutError | socket.timeout):
         return f"timed out after {timeout:g}s"
@@ -223,6 +237,8 @@ def _read_bounded(response: HttpResponse, deadline: float, clock: Callable[[], f
 
 
 def _attempt(check: HttpCheck, url: str, opener: Opener, clock: Callable[[], float]) -> tuple[bool, str]:
+    import urllib.error
+
     started = clock()
     deadline = started + check.timeout_seconds
     try:
