@@ -384,7 +384,7 @@ def proxy_opener(proxy_url: str) -> urllib.request.OpenerDirector:
     http; loopback addresses (`NO_PROXY`) bypass it."""
     from bluegreen import gates
 
-    return urllib.request.build_opener(gates._NoRedirect(), urllib.request.ProxyHandler({"http": proxy_url}))
+    return urllib.request.build_opener(gates._no_redirect(), urllib.request.ProxyHandler({"http": proxy_url}))
 
 
 def route_gates_through(proxy_url: str) -> tuple[Any, urllib.request.OpenerDirector]:
