@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -55,9 +55,12 @@ from bluegreen.models import (
     SetWeights,
     StandbySize,
     Tick,
-    Tuning,
 )
 from bluegreen.parsing import ArtifactNotice, Ignored, app_from_key
+from bluegreen.registration import live_at_the_load_balancer, live_by_claim, live_color, merged_tuning, serves
+from bluegreen.status import describe_state, utcnow, waiting_for
+
+__all__ = ["Controller", "Outcome", "describe_state", "utcnow", "waiting_for"]
 
 if TYPE_CHECKING:
     from bluegreen.aws.alarms import Alarms
@@ -77,10 +80,6 @@ FRESH_SECONDS = 5.0  # an observation this recent may stand in for the swap's ow
 OUTBOX_MAX_ATTEMPTS = 20  # transient delivery failures before the notifications are dropped (kept in history)
 PINNED_PREFIX = "_bluegreen/"
 S = DeploymentState
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -432,7 +431,7 @@ class Controller:
         environments = given.environments
         if given.live_environment and given.live_environment not in environments:
             raise BadInput(f"live_environment {given.live_environment} is not one of {list(environments)}")
-        tuning = self._merged_tuning(given, previous)
+        tuning = merged_tuning(given, previous)
         self._check_unclaimed(app, environments, _every_alarm(tuning))
         observed = {e.name: e for e in self.beanstalk.require(application_name, environments)}
         from bluegreen.access import check_managed, environment_tags
@@ -448,11 +447,11 @@ class Controller:
                     'register two web server environments, or traffic "lease" for a bot that only polls'
                 )
         if traffic == "alb":
-            live, cname = self._live_at_the_load_balancer(given, tuning, environments)
+            live, cname = live_at_the_load_balancer(given, tuning, environments)
         elif traffic == "lease":
-            live, cname = self._live_by_claim(given, previous, environments)
+            live, cname = live_by_claim(given, previous, environments)
         else:
-            live, cname = self._live_color(given, previous, observed)
+            live, cname = live_color(given, previous, observed)
         missing = self._missing_alarms(_every_alarm(tuning))
         if missing:
             raise BadInput(f"alarm {', '.join(missing)} does not exist in CloudWatch (check the name and region)")
@@ -501,7 +500,7 @@ class Controller:
             to_state=None,
             live_environment=live,
             idle_environment=state.idle_environment,
-            reason=f"registered by {actor}: live color {live} {_serves(config, cname)}{drift}",
+            reason=f"registered by {actor}: live color {live} {serves(config, cname)}{drift}",
             cause=cause,
             at=now.isoformat(),
             transition_id=f"{app}:{state.revision}:0",
@@ -542,15 +541,6 @@ class Controller:
             "paused": summary.paused,
         }
 
-    @staticmethod
-    def _merged_tuning(given: Any, previous: AppState | None) -> dict[str, Any]:
-        passed = {name: getattr(given, name) for name in given.model_fields_set if name in Tuning.model_fields}
-        stored = previous.config.tuning() if previous else {}
-        merged = {**Tuning().tuning(), **stored, **passed}
-        if merged.get("traffic") != "alb" and "alb" not in passed:
-            merged["alb"] = None  # leaving traffic "alb": its stored rule no longer applies
-        return merged
-
     def _check_unclaimed(self, app: str, environments: tuple[str, str], alarms: tuple[str, ...]) -> None:
         for environment in environments:
             owner = self.store.app_for_environment(environment)
@@ -566,95 +556,6 @@ class Controller:
             return []
         found = {a.name for a in self.alarms.describe(names)}
         return [name for name in names if name not in found]
-
-    @staticmethod
-    def _live_at_the_load_balancer(
-        given: Any, tuning: dict[str, Any], environments: tuple[str, str]
-    ) -> tuple[str, str]:
-        """Traffic "alb": the color the production rule forwards everything to, as ELB reports it."""
-        from bluegreen.aws.elb import percent_to, read_weights, validate_alb
-        from bluegreen.models import AlbTraffic
-
-        raw = tuning.get("alb")
-        if raw is None:
-            raise BadInput('traffic "alb" needs alb: {"rule_arn": ..., "target_groups": {<color>: <arn>}}')
-        alb = raw if isinstance(raw, AlbTraffic) else AlbTraffic.model_validate(raw)
-        if set(alb.target_groups) != set(environments):
-            raise BadInput(f"alb.target_groups must name exactly the two colors {list(environments)}")
-        validate_alb(None, alb.rule_arn, dict(alb.target_groups))
-        from bluegreen.aws.elb import is_opted_in
-
-        if not is_opted_in(None, alb.rule_arn):
-            raise Refused(
-                f"{alb.rule_arn} is not tagged bluegreen:managed=true: the controller may change the weights of "
-                "opted-in rules only (tag the rule, or the listener for its default action)"
-            )
-        weights = read_weights(None, alb.rule_arn)
-        shares = {env: percent_to(weights, arn) for env, arn in alb.target_groups.items()}
-        live = next((env for env, percent in shares.items() if percent == 100), None)
-        if live is None:
-            raise Refused(
-                f"the rule {alb.rule_arn} splits traffic ({shares}): send 100% to the live color first, then register"
-            )
-        if given.live_environment and given.live_environment != live:
-            raise Refused(f"ELB forwards all traffic to {live}, not {given.live_environment}")
-        return live, ""
-
-    @staticmethod
-    def _live_by_claim(given: Any, previous: AppState | None, environments: tuple[str, str]) -> tuple[str, str]:
-        """Traffic "lease": nothing outside bluegreen says which color consumes; the claim (or the record) does."""
-        live = given.live_environment or (previous.live_environment if previous is not None else None)
-        if live is None:
-            raise BadInput(
-                f'traffic "lease" needs live_environment: which of {list(environments)} consumes now '
-                "(a polling bot has no CNAME or load balancer that could say)"
-            )
-        return live, ""
-
-    @staticmethod
-    def _live_color(
-        given: Any, previous: AppState | None, observed: dict[str, EnvironmentObservation]
-    ) -> tuple[str, str]:
-        """Which color holds the production CNAME, as EB reports it. A claim that EB contradicts is refused."""
-        names = list(observed)
-        wanted = given.production_cname
-        if not wanted and previous is not None and set(previous.config.environments) == set(names):
-            wanted = previous.config.production_cname
-        if wanted:
-            holders = [name for name, env in observed.items() if env.cname == wanted]
-            if not holders:
-                raise BadInput(f"neither environment holds the production CNAME {wanted}")
-            live = holders[0]
-            if given.live_environment and given.live_environment != live:
-                raise Refused(
-                    f"EB reports the production CNAME {wanted} on {live}, not {given.live_environment}; "
-                    f"registering {given.live_environment} as live would deploy onto production"
-                )
-            return live, wanted
-        if not given.live_environment:
-            cnames = ", ".join(f"{n} holds {e.cname}" for n, e in observed.items())
-            raise BadInput(
-                f"register needs production_cname (the CNAME your users resolve) or live_environment: EB "
-                f"reports {cnames}, and nothing EB reports says which of them is production"
-            )
-        live = given.live_environment
-        other = next(n for n in names if n != live)
-        cname = observed[live].cname
-        # EB's default CNAME prefix is the environment's own name. A claim that looks contradicted is refused
-        # (never guessed): the other color's name on this CNAME means the colors were swapped since they
-        # were created; the other color holding the only custom CNAME usually means it serves production.
-        custom = [n for n, e in observed.items() if e.cname.split(".", 1)[0] not in names]
-        if custom == [other]:
-            raise Refused(
-                f"{other} holds {observed[other].cname}, which looks like the production CNAME, not {live}; "
-                f"pass production_cname to say which CNAME serves production"
-            )
-        if cname.split(".", 1)[0] == other:
-            raise Refused(
-                f"{live} holds {cname}, the CNAME named after {other}: the colors look swapped; "
-                f"pass production_cname to say which CNAME serves production"
-            )
-        return live, cname
 
     # ================================================================== the core loop
 
@@ -1026,14 +927,6 @@ class Controller:
         self._publish_now(app or "-", [notification])
 
 
-def _serves(config: AppConfig, cname: str) -> str:
-    if config.traffic == "alb":
-        return "gets all traffic at the load balancer"
-    if config.traffic == "lease":
-        return "consumes (the consumer lease)"
-    return f"holds {cname}"
-
-
 def _judging(state: AppState) -> tuple[str, ...]:
     """The alarms that judge the app's deployment now (app-wide, plus the target color's)."""
     current = state.deployment
@@ -1057,99 +950,4 @@ def _cname_holder(summary: AppSummary, environments: dict[str, EnvironmentObserv
         env = environments.get(name)
         if env is not None and env.cname == summary.production_cname:
             return name
-    return None
-
-
-def describe_state(
-    state: AppState, colors: tuple[EnvironmentObservation, ...] | None = None, now: datetime | None = None
-) -> dict[str, Any]:
-    """The operator's view of an app (the override's and the CLI's `status`): both colors as EB reports
-    them (when observed), what the deployment waits for and until when."""
-    current = state.deployment
-    body: dict[str, Any] = {
-        "app": state.app,
-        "revision": state.revision,
-        "live_environment": state.live_environment,
-        "idle_environment": state.idle_environment,
-        "production_cname": state.config.production_cname,
-        "last_good_version": state.last_good_version,
-        "paused": state.paused,
-        "queued": state.queued.model_dump(mode="json") if state.queued else None,
-        "pending_effects": [e.kind for e in state.pending.effects] if state.pending else [],
-        "deployment": current.model_dump(mode="json") if current else None,
-        "config": state.config.model_dump(mode="json"),
-        "waiting_for": waiting_for(state, now or utcnow()),
-        "outbox": {
-            "waiting": len(state.outbox.notifications),
-            "failed": state.outbox.failed,
-            "last_error": state.outbox.last_error,
-        },
-    }
-    if colors is not None:
-        cname = state.config.production_cname
-        body["colors"] = [
-            {
-                "name": c.name,
-                "status": c.status,
-                "health": c.health,
-                "health_status": c.health_status,
-                "version_label": c.version_label,
-                "cname": c.cname,
-                # cname: EB's word (the CNAME owner); alb and lease: the color bluegreen reconciled as live
-                "live": (bool(cname) and c.cname == cname)
-                if state.config.traffic == "cname"
-                else c.name == state.live_environment,
-            }
-            for c in colors
-        ]
-    return body
-
-
-def waiting_for(state: AppState, now: datetime) -> dict[str, Any] | None:
-    """What the app waits for, in words, and the deadline that ends the wait (None: no deadline)."""
-    current = state.deployment
-    config = state.config
-    if state.paused:
-        return {"what": "resume: the app is paused (deadlines do not run)", "until": None}
-    if current is None:
-        return None
-
-    def at(value: datetime | None, seconds: float = 0) -> str | None:
-        return (value + timedelta(seconds=seconds)).isoformat() if value is not None else None
-
-    held = current.held
-    if current.state == S.DEPLOYING:
-        until = at(current.started_at, config.deploy_timeout_seconds + current.paused_seconds)
-        what = held or f"EB to finish updating {current.target_environment} to {current.version}, Ready and healthy"
-        return {"what": what, "until": until}
-    if current.state == S.VERIFYING:
-        what = held or f"promotion at {at(current.promote_at)}"
-        approval = (current.policy or config.policy()).requires_approval
-        timeout = config.approval_timeout_seconds if approval else config.verify_timeout_seconds
-        return {"what": what, "until": at(current.state_since, timeout)}
-    if current.state == S.SWAP_REFUSED:
-        return {
-            "what": "both colors Ready, to retry the swap EB refused",
-            "until": at(current.state_since, config.verify_timeout_seconds),
-        }
-    if current.state == S.BAKING and current.weight is not None and current.weight < 100 and config.alb:
-        what = (
-            f"{current.target_environment} serves {current.weight}%: the next weighted step if no alarm fires "
-            f"(every {config.alb.step_seconds}s)"
-        )
-        return {"what": held or what, "until": at(current.step_since, config.alb.step_seconds)}
-    if current.state == S.BAKING:
-        return {"what": held or "the bake to end with no alarm", "until": at(current.bake_until)}
-    if current.state == S.ROLLBACK_REFUSED:
-        return {"what": "both colors Ready, to retry the rollback EB refused", "until": None}
-    if current.state == S.ROLLBACK_WARMING:
-        return {
-            "what": f"{current.previous_environment} Ready and healthy at its restored capacity, then traffic moves",
-            "until": None,
-        }
-    if current.state == S.FIX_FORWARD:
-        return {"what": "a fix: the next upload deploys even while the alarm fires", "until": None}
-    if state.queued is not None and current.state == S.SUCCEEDED and config.rollback_window_seconds:
-        end = at(current.finished_at, config.rollback_window_seconds)
-        return {"what": f"the rollback window to close before starting {state.queued.key}", "until": end}
     return None
