@@ -161,6 +161,7 @@ def main() -> None:
             "live_environment": "mybot-blue",
             "alarms": ["mybot-errors"],
             "bake_seconds": 3600,
+            "drain_seconds": 0,  # the simulated DNS has no caches: each run's build may go to the color just left
         }
         answer = register_app(stack, register)
         assert answer["ok"], answer
