@@ -81,12 +81,13 @@ bluegreen local stack is up: {url}   (Ctrl-C to stop)
   simulated EB update time {args.update_seconds}s; watchdog every {args.tick_seconds}s (template: rate(1 minute))
   app {app!r} registered: {app}-blue is live, {app}-green is idle, alarm {app}-errors, bake {args.bake_seconds}s
 
-Try it with the plain AWS CLI (any credentials work; region us-east-1):
-  export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
-  aws s3 cp build.zip s3://{info["bucket"]}/{app}/build-1.zip
-  aws lambda invoke --function-name {info["override_function"]} --cli-binary-format raw-in-base64-out \\
-      --payload '{{"action": "status", "app": "{app}"}}' /dev/stdout
-  aws cloudwatch set-alarm-state --alarm-name {app}-errors --state-value ALARM --state-reason "manual test"
+Try it with the plain AWS CLI (any credentials work; region us-east-1; any AWS CLI version):
+  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
+  alias awsl='aws --endpoint-url {url}'
+  awsl s3 cp build.zip s3://{info["bucket"]}/{app}/build-1.zip
+  echo '{{"action": "status", "app": "{app}"}}' > status.json
+  awsl lambda invoke --function-name {info["override_function"]} --payload fileb://status.json out.json
+  awsl cloudwatch set-alarm-state --alarm-name {app}-errors --state-value ALARM --state-reason "manual test"
 And watch it react:  bluegreen --local watch {app}      Make a color sick:  bluegreen local health {app}-green Severe
 """
 

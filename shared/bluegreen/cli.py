@@ -430,7 +430,7 @@ def _config_line(config: dict[str, Any]) -> str:
         (
             f"auto-promote after {config.get('promote_delay_seconds', 0)}s"
             if config.get("auto_promote", True)
-            else "manual approval"
+            else f"manual approval (aborts after {config.get('approval_timeout_seconds', 3600)}s)"
         ),
         f"timeouts deploy {config.get('deploy_timeout_seconds')}s / verify {config.get('verify_timeout_seconds')}s",
         f"rollback window {config.get('rollback_window_seconds', 0)}s",
@@ -454,7 +454,7 @@ def _config_line(config: dict[str, Any]) -> str:
         parts.append(f"traffic {traffic}")
     if config.get("consumer_lease"):
         parts.append(f"consumer lease (hand-over within {config.get('handoff_timeout_seconds')}s)")
-    if "drain_seconds" in config:
+    if "drain_seconds" in config and traffic != "lease":  # a polling bot's hand-over has nothing to drain
         parts.append(f"drain {config['drain_seconds']}s")
     standby = config.get("standby")
     if isinstance(standby, dict):

@@ -428,7 +428,9 @@ class Controller:
         if previous is not None and (previous.in_flight is not None or previous.pending is not None):
             raise Refused("a deployment is in flight: register again once it has finished")
         application_name = given.application_name or (previous.config.application_name if previous else app)
-        environments = given.environments
+        if given.environments is None and previous is None:
+            raise BadInput(f"{app} is not registered yet: register needs environments (its two colors)")
+        environments = given.environments or (previous.config.environments if previous else ("", ""))
         if given.live_environment and given.live_environment not in environments:
             raise BadInput(f"live_environment {given.live_environment} is not one of {list(environments)}")
         tuning = merged_tuning(given, previous)

@@ -792,11 +792,15 @@ class RegisterConfig(Tuning):
     """`register` input: the app config plus how to find the live color now."""
 
     application_name: str | None = Field(default=None, pattern=APP_NAME)
-    environments: tuple[str, str]
+    environments: tuple[str, str] | None = Field(
+        default=None, description="The two colors; needed for a new app, kept from the stored config otherwise"
+    )
     live_environment: str | None = None
     production_cname: str | None = Field(default=None, max_length=255)
 
-    _two_distinct_colors = field_validator("environments")(classmethod(lambda cls, v: two_distinct_colors(v)))
+    _two_distinct_colors = field_validator("environments")(
+        classmethod(lambda cls, v: None if v is None else two_distinct_colors(v))
+    )
 
 
 class OverrideRequest(Strict):

@@ -124,7 +124,7 @@ def client_error(code: str, status: int) -> ClientError:
         (client_error("TooManyRequestsException", 429), Transient, "TooManyRequestsException"),
         (client_error("ServiceException", 500), Transient, "ServiceException"),
         (client_error("ResourceConflictException", 409), Transient, "ResourceConflictException"),
-        (client_error("AccessDeniedException", 403), BadInput, "grant lambda:InvokeFunction"),
+        (client_error("AccessDeniedException", 403), BadInput, "ReleaseHookFunctionPattern"),
         (client_error("KMSAccessDeniedException", 502), Transient, "KMSAccessDeniedException"),
         (client_error("InvalidParameterValueException", 400), BadInput, "Lambda refused the request"),
     ],

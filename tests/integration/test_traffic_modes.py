@@ -243,3 +243,14 @@ def test_alb_register_refuses_a_rule_that_did_not_opt_in(world: World, alb: dict
     world.session.client("elbv2").remove_tags(ResourceArns=[alb["rule_arn"]], TagKeys=["bluegreen:managed"])
     response = register_alb(world, alb)
     assert response["ok"] is False and "not tagged bluegreen:managed=true" in response["error"]["message"]
+
+
+def test_a_re_register_may_leave_out_the_environments_a_first_one_may_not(world: World) -> None:
+    payload = {"action": "register", "app": APP, "reason": "tune", "requested_by": "alice@example.com"}
+    first = world.invoke("register", {**payload, "config": {"live_environment": BLUE}})
+    assert first["ok"] is False and "register needs environments" in first["error"]["message"]
+    assert world.register(bake_seconds=60)["ok"]
+    again = world.invoke("register", {**payload, "config": {"bake_seconds": 900, "drain_seconds": 30}})
+    assert again["ok"], again
+    assert again["config"]["environments"] == [BLUE, GREEN] and again["config"]["bake_seconds"] == 900
+    assert again["live_environment"] == BLUE

@@ -59,8 +59,8 @@ def _explain(hook: LambdaHook, code: str, error: BaseException) -> str:
         return f"{prefix}: the function (or the version or alias it names) does not exist in this account and region"
     if code in ("AccessDeniedException", "AccessDenied"):
         return (
-            f"{prefix}: the controller's role may not invoke it; grant lambda:InvokeFunction on the function's ARN "
-            "(see docs/gates.md)"
+            f"{prefix}: the controller's role may not invoke it: name the hook to match the stack's "
+            "ReleaseHookFunctionPattern (default bluegreen-hook-*), or widen that parameter (docs/gates.md)"
         )
     if code in ("KMSAccessDeniedException", "KMSDisabledException", "KMSNotFoundException", "KMSInvalidStateException"):
         return f"{prefix}: the function's KMS key cannot be used ({code})"
