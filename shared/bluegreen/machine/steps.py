@@ -94,9 +94,7 @@ def start_deployment(ctx: Ctx, artifact_reason: str, artifact: Artifact | None =
         # its capacity comes back first (a configuration update); the version follows once it is Ready
         busy = True
         held = f"{idle} is on standby: restoring {restore.restore.as_text()} first; the update starts when it is Ready"
-        ctx.effects.append(
-            SetCapacity(application_name=state.config.application_name, environment=idle, capacity=restore.restore)
-        )
+        restore_capacity(ctx, restore)
     elif is_draining(ctx, idle) and (observed_idle is None or observed_idle.version_label != artifact.label):
         # (a color that already runs this version gets no update: there is nothing to wait for)
         assert state.drain is not None
@@ -271,17 +269,24 @@ def correct_live_color(ctx: Ctx) -> None:
     )
 
 
+def restore_capacity(ctx: Ctx, standby: StandbyRecord) -> None:
+    """The effect that gives a color on standby back the capacity it had (a target: a retry is harmless)."""
+    ctx.effects.append(
+        SetCapacity(
+            application_name=ctx.state.config.application_name,
+            environment=standby.environment,
+            capacity=standby.restore,
+        )
+    )
+
+
 def restore_if_on_standby(ctx: Ctx, environment: str) -> None:
     """Traffic moved (outside bluegreen) to a color on standby: give it back its capacity at once."""
     standby = ctx.state.standby
     if standby is None or standby.environment != environment:
         return
     # the record stays: if EB refuses the restore, it still says what the color had
-    ctx.effects.append(
-        SetCapacity(
-            application_name=ctx.state.config.application_name, environment=environment, capacity=standby.restore
-        )
-    )
+    restore_capacity(ctx, standby)
     ctx.note(f"{environment} serves production but was on standby: restoring {standby.restore.as_text()} now")
 
 
@@ -527,13 +532,7 @@ def roll_back(ctx: Ctx, reason: str) -> None:
 def warm_before_rollback(ctx: Ctx, reason: str, standby: StandbyRecord, *, forced: bool = False) -> None:
     """A rollback to a color on standby: restore its capacity first, swap once EB reports it Ready.
     (The standby record stays until then: if EB refuses the restore, it still says what to restore.)"""
-    ctx.effects.append(
-        SetCapacity(
-            application_name=ctx.state.config.application_name,
-            environment=standby.environment,
-            capacity=standby.restore,
-        )
-    )
+    restore_capacity(ctx, standby)
     cause = reason.split("; traffic returned", 1)[0]
     ctx.move(
         S.ROLLBACK_WARMING,
@@ -1056,13 +1055,7 @@ def operator_retry_warm_rollback(ctx: Ctx) -> None:
             f"{ctx.event.reason}; traffic returned to {current.previous_environment}",
         )
         return
-    ctx.effects.append(
-        SetCapacity(
-            application_name=ctx.state.config.application_name,
-            environment=standby.environment,
-            capacity=standby.restore,
-        )
-    )
+    restore_capacity(ctx, standby)
     ctx.note(f"restoring {standby.environment} to {standby.restore.as_text()} again ({ctx.event.actor})")
 
 
