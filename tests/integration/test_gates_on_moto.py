@@ -45,28 +45,9 @@ def aws(credentials: None) -> Iterator[Any]:
 
 
 def create_function(session: Any, name: str = "mybot-hook") -> str:
-    iam = session.client("iam")
-    role = iam.create_role(
-        RoleName="hook-role",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Statement": [
-                    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                ]
-            }
-        ),
-    )["Role"]["Arn"]
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("app.py", "def lambda_handler(event, context):\n    return event\n")
-    function = session.client("lambda").create_function(
-        FunctionName=name,
-        Runtime="python3.11",
-        Role=role,
-        Handler="app.lambda_handler",
-        Code={"ZipFile": code.getvalue()},
-    )
-    return str(function["FunctionArn"])
+    from tests.integration.gates_world import HookRunner
+
+    return HookRunner().create_function(session, name)
 
 
 def payload(token: str) -> dict[str, Any]:
